@@ -1,0 +1,186 @@
+"""Load Runware OpenAPI documents and find the request schema of each model.
+
+Nothing about a model is written in code: its AIR id, task type and request
+schema are read from the documents in the spec directory, so dropping a second
+model's document next to the first makes its tasks valid with no code change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+JSON = Any
+SPEC_DIR_ENV = "LTXMOCK_SPEC_DIR"
+DOCS_BASE = "https://runware.ai/docs/models"
+
+
+class SpecError(Exception):
+    """A document in the spec directory cannot serve as a model description."""
+
+
+@dataclass(frozen=True)
+class ModelDocument:
+    """One model's OpenAPI document and what the validator needs from it."""
+
+    air_id: str
+    model_id: str
+    title: str
+    task_type: str
+    document: Mapping[str, JSON] = field(repr=False)
+    items_pointer: str  # JSON pointer of the per-task schema inside ``document``
+    source: str
+
+    @property
+    def item_schema(self) -> Mapping[str, JSON]:
+        schema: Mapping[str, JSON] = resolve_pointer(self.document, self.items_pointer)
+        return schema
+
+    def validator_schema(self) -> dict[str, JSON]:
+        """A standalone JSON Schema for one task: the document plus a ``$ref``.
+
+        Keeping the whole document as the root resource lets local ``$ref``s in
+        the item schema resolve exactly as the document wrote them.
+        """
+        return {**self.document, "$ref": "#" + self.items_pointer}
+
+    def auth_schema(self) -> Mapping[str, JSON] | None:
+        schemas = self.document.get("components", {}).get("schemas", {})
+        found = schemas.get("AuthenticationTask")
+        return found if isinstance(found, Mapping) else None
+
+    def documentation_url(self, parameter: str | None = None) -> str:
+        base = f"{DOCS_BASE}/{self.model_id}"
+        return f"{base}#{parameter}" if parameter else base
+
+    @property
+    def parameters(self) -> list[str]:
+        props = self.item_schema.get("properties", {})
+        return list(props) if isinstance(props, Mapping) else []
+
+
+def resolve_pointer(document: Mapping[str, JSON], pointer: str) -> Any:
+    node: Any = document
+    for raw in pointer.lstrip("/").split("/") if pointer.strip("/") else []:
+        part = raw.replace("~1", "/").replace("~0", "~")
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
+def _follow_local_refs(document: Mapping[str, JSON], pointer: str) -> str:
+    seen: set[str] = set()
+    node = resolve_pointer(document, pointer)
+    while isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
+        ref = node["$ref"]
+        if not ref.startswith("#") or ref in seen:
+            raise SpecError(f"cannot follow $ref {ref!r} (only local, acyclic refs are supported)")
+        seen.add(ref)
+        pointer = ref[1:]
+        node = resolve_pointer(document, pointer)
+    return pointer
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _request_items_pointer(document: Mapping[str, JSON], source: str) -> str:
+    """Find the per-task schema of ``POST /`` (the array body's ``items``)."""
+    paths = document.get("paths", {})
+    for path, operations in paths.items():
+        post = operations.get("post") if isinstance(operations, Mapping) else None
+        if not isinstance(post, Mapping):
+            continue
+        content = post.get("requestBody", {}).get("content", {})
+        if "application/json" not in content:
+            continue
+        pointer = f"/paths/{_escape(path)}/post/requestBody/content/application~1json/schema"
+        pointer = _follow_local_refs(document, pointer)
+        body = resolve_pointer(document, pointer)
+        if body.get("type") != "array" or "items" not in body:
+            raise SpecError(f"{source}: request body of POST {path} is not an array of tasks")
+        return _follow_local_refs(document, pointer + "/items")
+    raise SpecError(f"{source}: no POST operation with an application/json request body")
+
+
+def _const_of(schema: Any) -> Any:
+    if isinstance(schema, Mapping):
+        if "const" in schema:
+            return schema["const"]
+        enum = schema.get("enum")
+        if isinstance(enum, list) and len(enum) == 1:
+            return enum[0]
+    return None
+
+
+def parse_document(document: Mapping[str, JSON], source: str = "<memory>") -> ModelDocument:
+    info = document.get("info", {})
+    pointer = _request_items_pointer(document, source)
+    item = resolve_pointer(document, pointer)
+    props = item.get("properties", {})
+    air_id = _const_of(props.get("model")) or info.get("x-air-id")
+    task_type = _const_of(props.get("taskType"))
+    if not isinstance(air_id, str) or not isinstance(task_type, str):
+        raise SpecError(f"{source}: the task schema must fix 'model' and 'taskType' with const")
+    return ModelDocument(
+        air_id=air_id,
+        model_id=str(info.get("x-model-id") or air_id.replace(":", "-").replace("@", "-")),
+        title=str(info.get("title", air_id)),
+        task_type=task_type,
+        document=document,
+        items_pointer=pointer,
+        source=source,
+    )
+
+
+def default_spec_dir() -> Path:
+    override = os.environ.get(SPEC_DIR_ENV)
+    if override:
+        return Path(override)
+    # Installed, this file is ltxmock/validators/documents.py and the documents ship
+    # as ltxmock/spec/; in a source checkout validators/ sits beside spec/. Same path.
+    return Path(__file__).resolve().parent.parent / "spec"
+
+
+def iter_document_files(spec_dir: Path) -> Iterator[Path]:
+    yield from sorted(p for p in spec_dir.glob("*.json") if p.is_file())
+
+
+def load_documents(spec_dir: Path | str | None = None) -> tuple[ModelDocument, ...]:
+    """Every model document in ``spec_dir`` (default: the packaged ``spec/``)."""
+    directory = Path(spec_dir) if spec_dir is not None else default_spec_dir()
+    files = list(iter_document_files(directory))
+    if not files:
+        raise SpecError(
+            f"no OpenAPI documents (*.json) in {directory}; "
+            f"point {SPEC_DIR_ENV} or --spec-dir at the folder holding them"
+        )
+    docs = []
+    for path in files:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SpecError(f"{path}: cannot read OpenAPI document: {exc}") from exc
+        docs.append(parse_document(document, str(path)))
+    return _unique(docs)
+
+
+def _unique(docs: Iterable[ModelDocument]) -> tuple[ModelDocument, ...]:
+    by_air: dict[str, ModelDocument] = {}
+    for doc in docs:
+        if doc.air_id in by_air:
+            raise SpecError(
+                f"{doc.source} and {by_air[doc.air_id].source} both describe model {doc.air_id}"
+            )
+        by_air[doc.air_id] = doc
+    return tuple(by_air.values())
+
+
+@cache
+def packaged_documents() -> tuple[ModelDocument, ...]:
+    return load_documents()
