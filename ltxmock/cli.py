@@ -1,0 +1,19 @@
+"""The ``ltxmock`` console script."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from ltxmock.lint import add_lint_command
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="ltxmock", description="Lint Runware LTX-2 Fast payloads."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_lint_command(subparsers)
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
