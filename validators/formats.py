@@ -16,11 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema import ValidationError as SchemaError
 from rfc3986_validator import validate_rfc3986
+
+if TYPE_CHECKING:
+    from jsonschema import FormatChecker
+    from jsonschema import ValidationError as SchemaError
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -34,6 +36,9 @@ def is_uri(value: object) -> bool:
 
 
 def format_checker() -> FormatChecker:
+    # jsonschema is imported only when a failure needs explaining: it is most of start-up.
+    from jsonschema import Draft202012Validator, FormatChecker
+
     checker = FormatChecker()
     checker.checkers.update(Draft202012Validator.FORMAT_CHECKER.checkers)
     checker.checkers["uuid"] = (is_uuid, ())
@@ -65,6 +70,8 @@ def ecma_regex(pattern: str) -> re.Pattern[str]:
 
 
 def ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[SchemaError]:
+    from jsonschema import ValidationError as SchemaError
+
     if isinstance(instance, str) and not ecma_regex(pattern).search(instance):
         yield SchemaError(f"{instance!r} does not match {pattern!r}")
 

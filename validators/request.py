@@ -13,22 +13,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import jsonschema_rs
 
 from .documents import ModelDocument, load_documents, packaged_documents
 from .errors import PayloadError
-from .explain import Explainer, TaskContext
-from .formats import RUST_FORMAT_OVERRIDES, ecma_pattern, format_checker
+from .formats import RUST_FORMAT_OVERRIDES
 from .utility import CONNECTION_DOCS, UTILITY_DOCS, UTILITY_SCHEMAS
 
 AUTHENTICATION = "authentication"
 GET_RESPONSE = "getResponse"
 BODY_DOCS = "https://runware.ai/docs/en/getting-started/how-to-connect"
 
-DetailedValidator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-    jsonschema.Draft202012Validator, {"pattern": ecma_pattern}
-)
+
+def detailed_validator(schema: dict[str, Any]) -> Any:
+    """jsonschema's Draft 2020-12 validator with our format and pattern semantics."""
+    # Imported here: jsonschema is most of start-up and only explains failures.
+    import jsonschema
+
+    from .formats import ecma_pattern, format_checker
+
+    cls = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        jsonschema.Draft202012Validator, {"pattern": ecma_pattern}
+    )
+    return cls(schema, format_checker=format_checker())
 
 
 @dataclass
@@ -54,10 +61,12 @@ class TaskSchema:
     def detailed(self) -> Any:
         # Built on first failure only: most processes never explain anything.
         if self._detailed is None:
-            self._detailed = DetailedValidator(self.schema, format_checker=format_checker())
+            self._detailed = detailed_validator(self.schema)
         return self._detailed
 
     def explain(self, task: Any, index: int) -> list[PayloadError]:
+        from .explain import Explainer, TaskContext
+
         ctx = TaskContext(index, task, self.subject, self.documentation, self.allowed_models)
         return Explainer(ctx).explain(self.detailed.iter_errors(task))
 
