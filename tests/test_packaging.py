@@ -6,9 +6,10 @@ import importlib.util
 import json
 from pathlib import Path
 
-import ltxmock
 import ltxmock.validators
 from ltxmock.validators.documents import default_spec_dir, load_documents
+
+import ltxmock
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC_NAME = "lightricks-ltx-2-fast.openapi.json"

@@ -1,0 +1,99 @@
+"""MockConfig: every knob of the mock server, as one immutable value."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+MIB = 1024 * 1024
+DATABASE_NAME = "ltxmock.sqlite3"
+
+WebhookEnvelope = Literal["flat", "wrapped"]
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    """How a mock server behaves. Build one, or pass overrides to ``create_app``.
+
+    ``latency`` is the time from the acknowledgement to ``success`` (0 = done at
+    the first poll). ``api_keys`` empty means any non-empty key is accepted.
+    ``data_dir`` None keeps tasks in memory (one process only); a directory
+    holds ``ltxmock.sqlite3``, which several server processes can share.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    latency: float = 3.0
+    api_keys: tuple[str, ...] = ()
+    data_dir: Path | None = None
+    max_body_bytes: int = 4 * MIB
+    result_ttl: int = 3600
+    webhook_envelope: WebhookEnvelope = "flat"
+    public_base_url: str | None = None
+    # Runware does not document it; 404 is the reference's suggestion and every
+    # SDK maps the taskNotFound code itself (200 is the other sensible choice).
+    not_found_status: int = 404
+    journal_limit: int = 1000
+    # WebSocket (ws.py): close a socket after this long without a message, keep
+    # a dropped session's undelivered frames for resume this long (both 120 s
+    # in the real API), refuse larger messages, give up on a send to a peer
+    # that stopped reading after this long.
+    ws_idle_timeout: float = 120.0
+    ws_resume_window: float = 120.0
+    ws_max_message_bytes: int = 1 * MIB
+    ws_send_timeout: float = 10.0
+    # Wall-clock seconds; tests inject a fake clock instead of sleeping.
+    clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Coerce the loose types a CLI, a pytest marker or a test might pass.
+        keys = (self.api_keys,) if isinstance(self.api_keys, str) else self.api_keys
+        _set(self, "api_keys", tuple(str(k) for k in _iterable(keys)))
+        if self.data_dir is not None and not isinstance(self.data_dir, Path):
+            _set(self, "data_dir", Path(self.data_dir))
+        if self.public_base_url is not None:
+            _set(self, "public_base_url", self.public_base_url.rstrip("/"))
+        _set(self, "latency", float(self.latency))
+        problems = [
+            message
+            for failed, message in (
+                (self.latency < 0, "latency must be >= 0 seconds"),
+                (not 0 <= self.port <= 65535, "port must be 0-65535"),
+                (self.max_body_bytes < 1, "max_body_bytes must be positive"),
+                (self.result_ttl < 1, "result_ttl must be positive"),
+                (self.journal_limit < 1, "journal_limit must be positive"),
+                (self.ws_idle_timeout <= 0, "ws_idle_timeout must be > 0 seconds"),
+                (self.ws_resume_window < 0, "ws_resume_window must be >= 0 seconds"),
+                (self.ws_max_message_bytes < 1, "ws_max_message_bytes must be positive"),
+                (self.ws_send_timeout <= 0, "ws_send_timeout must be > 0 seconds"),
+                (
+                    self.webhook_envelope not in ("flat", "wrapped"),
+                    "webhook_envelope: flat/wrapped",
+                ),
+                (not 200 <= self.not_found_status <= 599, "not_found_status: an HTTP status"),
+                (any(not k for k in self.api_keys), "api_keys must not contain an empty key"),
+            )
+            if failed
+        ]
+        if problems:
+            raise ValueError("invalid MockConfig: " + "; ".join(problems))
+
+    def replace(self, **overrides: Any) -> MockConfig:
+        """A copy with some fields changed (unknown names raise TypeError)."""
+        return dataclasses.replace(self, **overrides)
+
+    @property
+    def database_path(self) -> Path | None:
+        return self.data_dir / DATABASE_NAME if self.data_dir is not None else None
+
+
+def _set(config: MockConfig, name: str, value: Any) -> None:
+    object.__setattr__(config, name, value)
+
+
+def _iterable(value: Any) -> Iterable[Any]:
+    return value if value is not None else ()

@@ -1,0 +1,148 @@
+"""The request journal: every exchange with the mock, for users' tests to assert on.
+
+Entries live in the store (shared by all workers) and are bounded to the
+newest ``MockConfig.journal_limit``. API keys never reach it: ``apiKey`` values
+are redacted and headers are not recorded. Very long strings (base64 images)
+are shortened so the journal stays small.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .store import TaskStore
+
+REDACTED = "[redacted]"
+MAX_STRING = 2048
+MAX_DEPTH = 32
+_RAW_KEY = re.compile(r'("apiKey"\s*:\s*)"(?:[^"\\]|\\.)*"?', re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One request and its answer."""
+
+    at: float
+    transport: str  # "rest" or "ws"
+    method: str
+    path: str
+    status: int
+    request: Any  # the parsed body, or the raw text when it was not JSON
+    response: Any
+    fault: str | None = None  # the injected fault that shaped the answer, if any
+    id: int | None = None
+
+    @property
+    def task_types(self) -> list[str]:
+        return [t["taskType"] for t in _tasks(self.request) if isinstance(t.get("taskType"), str)]
+
+    @property
+    def task_uuids(self) -> list[str]:
+        return [t["taskUUID"] for t in _tasks(self.request) if isinstance(t.get("taskUUID"), str)]
+
+    @property
+    def unexpected(self) -> bool:
+        """A 5xx the mock produced by itself (a bug), not an injected one."""
+        return self.status >= 500 and self.fault is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "transport": self.transport,
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "fault": self.fault,
+            "request": self.request,
+            "response": self.response,
+        }
+
+
+class Journal:
+    """Record and read the exchanges (``service.journal``)."""
+
+    def __init__(self, store: TaskStore, *, limit: int = 1000) -> None:
+        self._store = store
+        self.limit = limit
+
+    def record(
+        self,
+        *,
+        at: float,
+        transport: str,
+        path: str,
+        status: int,
+        request: Any,
+        response: Any,
+        fault: str | None = None,
+        method: str = "POST",
+    ) -> None:
+        entry = JournalEntry(
+            at=at,
+            transport=transport,
+            method=method,
+            path=path,
+            status=status,
+            request=redact(request),
+            response=redact(response),
+            fault=fault,
+        )
+        self._store.append_journal(entry, keep=self.limit)
+
+    def entries(self, *, since: int = 0, limit: int | None = None) -> list[JournalEntry]:
+        """Oldest first; ``since`` an entry id, ``limit`` keeps the newest ones."""
+        return self._store.journal(since=since, limit=limit)
+
+    def __iter__(self) -> Iterator[JournalEntry]:
+        return iter(self.entries())
+
+    def __len__(self) -> int:
+        return len(self.entries())
+
+    def last(self) -> JournalEntry | None:
+        newest = self.entries(limit=1)
+        return newest[0] if newest else None
+
+    def for_task(self, task_uuid: str) -> list[JournalEntry]:
+        """Every exchange that mentioned this taskUUID (submits and polls)."""
+        wanted = task_uuid.lower()
+        return [e for e in self.entries() if wanted in (u.lower() for u in e.task_uuids)]
+
+    def unexpected_errors(self) -> list[JournalEntry]:
+        """5xx answers nobody injected: should always be empty."""
+        return [e for e in self.entries() if e.unexpected]
+
+    def clear(self) -> None:
+        self._store.clear_journal()
+
+
+def redact(value: Any, _depth: int = 0) -> Any:
+    """A copy safe to keep: ``apiKey`` values hidden, huge strings shortened."""
+    if isinstance(value, dict | list) and _depth > MAX_DEPTH:
+        return "[nested too deeply]"
+    if isinstance(value, dict):
+        return {
+            key: REDACTED
+            if key.lower() == "apikey" and item is not None
+            else redact(item, _depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(item, _depth + 1) for item in value]
+    if isinstance(value, str):
+        # Raw (unparseable) bodies may still carry a key.
+        text = _RAW_KEY.sub(rf'\1"{REDACTED}"', value) if "apikey" in value.lower() else value
+        if len(text) > MAX_STRING:
+            return f"{text[:256]}...[{len(text)} characters]"
+        return text
+    return value
+
+
+def _tasks(body: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(body, list):
+        yield from (task for task in body if isinstance(task, dict))

@@ -1,0 +1,268 @@
+"""``ltxmock serve``: run the mock on gunicorn (gthread workers), until Ctrl-C or SIGTERM.
+
+gthread keeps one thread per open connection, which is also what the
+WebSocket endpoint (flask-sock) needs to share this server later. Flask and
+the app are imported in the worker only, so the command starts quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import MIB, MockConfig
+from .store import StoreError, TaskStore
+
+DEFAULT_THREADS = 8
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``serve`` on an argparse subparsers object (sets ``func``)."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="run a local mock of the Runware API (POST /v1) for LTX-2 Fast",
+        description="Serve a local mock of the Runware REST API for lightricks:2@1: "
+        "async videoInference, getResponse polling, ping, fault injection "
+        "and a request journal under /__ltxmock/.",
+    )
+    _add_options(parser)
+    parser.set_defaults(func=run_serve)
+    return parser
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    default = MockConfig()
+    add = parser.add_argument
+    add("--host", default=default.host, help="interface to bind (default %(default)s)")
+    add("--port", type=int, default=default.port, help="port, 0 for any free one (default 8080)")
+    add(
+        "--latency",
+        type=float,
+        default=default.latency,
+        metavar="SECONDS",
+        help="time from acknowledgement to success (default %(default)s)",
+    )
+    add(
+        "--api-key",
+        dest="api_keys",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="accept only this key (repeatable; default: any non-empty key)",
+    )
+    add(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep tasks in DIR/ltxmock.sqlite3, shareable by several servers (default: memory)",
+    )
+    add(
+        "--max-body-bytes",
+        type=int,
+        default=default.max_body_bytes,
+        metavar="N",
+        help="largest accepted request body (default %(default)s = 4 MiB)",
+    )
+    add(
+        "--result-ttl",
+        type=int,
+        default=default.result_ttl,
+        metavar="SECONDS",
+        help="how long results stay pollable if a task sets no ttl (default %(default)s)",
+    )
+    add("--public-base-url", metavar="URL", help="prefix of videoURLs (default: the request's)")
+    add("--workers", type=int, default=1, help="worker processes (default %(default)s)")
+    add(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help="threads per worker = concurrent connections (default %(default)s)",
+    )
+    add("--log-level", choices=LOG_LEVELS, default="warning", help="server log level")
+    add("--access-log", action="store_true", help="log every request to stderr")
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """The ``func`` of the ``serve`` subcommand."""
+    try:
+        config = MockConfig(
+            host=args.host,
+            port=args.port,
+            latency=args.latency,
+            api_keys=tuple(args.api_keys),
+            data_dir=args.data_dir,
+            max_body_bytes=args.max_body_bytes,
+            result_ttl=args.result_ttl,
+            public_base_url=args.public_base_url,
+        )
+    except ValueError as exc:
+        print(f"ltxmock serve: {exc}", file=sys.stderr)
+        return 2
+    return serve(
+        config,
+        workers=args.workers,
+        threads=args.threads,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
+
+
+def serve(
+    config: MockConfig,
+    *,
+    workers: int = 1,
+    threads: int = DEFAULT_THREADS,
+    log_level: str = "warning",
+    access_log: bool = False,
+) -> int:
+    """Run until stopped; returns the exit status (0 after Ctrl-C or SIGTERM)."""
+    if workers < 1 or threads < 1:
+        print("ltxmock serve: --workers and --threads must be at least 1", file=sys.stderr)
+        return 2
+    scratch: Path | None = None
+    if workers > 1 and config.data_dir is None:
+        # Workers are processes: an in-memory store would give each its own tasks.
+        scratch = Path(tempfile.mkdtemp(prefix="ltxmock-"))
+        config = config.replace(data_dir=scratch)
+    try:
+        problem = _preflight(config)
+        if problem:
+            print(f"ltxmock serve: {problem}", file=sys.stderr)
+            return 2
+        options = {
+            "bind": f"{_host_literal(config.host)}:{config.port}",
+            "workers": workers,
+            "worker_class": "gthread",
+            "threads": threads,
+            "graceful_timeout": 3,
+            "keepalive": 5,
+            "loglevel": log_level,
+            "errorlog": "-",
+            "accesslog": "-" if access_log else None,
+            "proc_name": "ltxmock",
+            "control_socket_disable": True,  # else servers fight over one socket path
+            "when_ready": lambda arbiter: _announce(arbiter, config, workers, scratch),
+            "post_worker_init": _quick_exit_on_quit,
+        }
+        try:
+            _gunicorn(config, options).run()
+        except SystemExit as stop:  # the arbiter exits through sys.exit
+            return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        except KeyboardInterrupt:  # Ctrl-C before the arbiter took over the signals
+            return 0
+        return 0
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _gunicorn(config: MockConfig, options: dict[str, Any]) -> Any:
+    """gunicorn embedded: options from us, the app built inside each worker."""
+    # Imported here: ``ltxmock lint`` and ``serve --help`` never need gunicorn.
+    from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped,unused-ignore]
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from .app import create_app
+
+            # Our tracebacks go where gunicorn's own errors go.
+            server_log = logging.getLogger("gunicorn.error")
+            ours = logging.getLogger("ltxmock")
+            ours.handlers = list(server_log.handlers)
+            ours.setLevel(server_log.level)
+            ours.propagate = False
+            return create_app(config)
+
+    return Server()
+
+
+def _quick_exit_on_quit(worker: Any) -> None:
+    """Make Ctrl-C / SIGQUIT end a worker at once.
+
+    gunicorn's gthread quick stop shuts its thread pool down from inside the
+    signal handler, which deadlocks if the signal lands while the main thread
+    holds the pool's lock: the worker then hangs until the master SIGKILLs it
+    and logs an error. Nothing needs flushing here (every store write is an
+    already committed SQLite transaction), so leave directly.
+    """
+    for quit_signal in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(quit_signal, lambda *_: os._exit(0))
+
+
+def _preflight(config: MockConfig) -> str | None:
+    """Fail fast and clearly on what would otherwise kill every worker at boot."""
+    if config.database_path is not None:
+        try:
+            TaskStore(config.database_path).close()
+        except StoreError as exc:
+            return str(exc)
+    if config.port == 0:
+        return None
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((config.host, config.port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {config.port} on {config.host} is already in use (try --port 0)"
+            return f"cannot listen on {config.host}:{config.port}: {exc.strerror}"
+    return None
+
+
+def _host_literal(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _announce(arbiter: Any, config: MockConfig, workers: int, scratch: Path | None) -> None:
+    port = arbiter.LISTENERS[0].getsockname()[1] if arbiter.LISTENERS else config.port
+    host = _host_literal(config.host)
+    http, ws = f"http://{host}:{port}/v1", f"ws://{host}:{port}/v1"
+    store = "in memory" if config.data_dir is None else str(config.database_path)
+    if scratch is not None:
+        store += " (temporary)"
+    keys = f"{len(config.api_keys)} configured key(s)" if config.api_keys else "any non-empty key"
+    # Never echo a configured key: the banner ends up in CI logs.
+    example = "<one of your --api-key values>" if config.api_keys else "any-key"
+    lines = [
+        f"ltxmock: Runware API mock for lightricks:2@1 (LTX-2 Fast) listening on {http}",
+        f"  REST endpoint: POST {http}   (admin: http://{host}:{port}/__ltxmock/health)",
+        f"  latency {config.latency:g} s, store {store}, auth: {keys}, workers {workers}, "
+        f"max body {_size(config.max_body_bytes)}",
+        "  Point the official Python SDK (runware-sdk) at it:",
+        f'    Runware(api_key="{example}", transport="rest", '
+        f'http_base_url="{http}", ws_base_url="{ws}")',
+        "  Press Ctrl-C to stop.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _size(n: int) -> str:
+    return f"{n // MIB} MiB" if n % MIB == 0 else f"{n} bytes"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ltxmock.server.serve``: the serve command on its own."""
+    parser = argparse.ArgumentParser(prog="ltxmock serve", description=__doc__)
+    _add_options(parser)
+    return run_serve(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,290 @@
+"""MockService: the Runware protocol, independent of any transport.
+
+REST (``rest.py``) and the WebSocket endpoint both hand a parsed body to
+``MockService.handle`` and send back the ``Reply``. The order of checks is the
+real API's: body shape (400), API key (401), injected faults, validation (400),
+then the tasks, in request order.
+
+A request is atomic: if any task in it is invalid, or reuses a known taskUUID
+with different parameters, the request is answered 400 with every error
+(each scoped to its task) and none of its tasks is accepted. Tasks accepted by
+earlier requests are never touched, and resending the corrected request is
+safe (resubmitting a known task with the same parameters just acks again).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ltxmock.validators import RequestValidator, default_validator
+
+from . import lifecycle
+from .auth import AUTHENTICATION, authenticate, fingerprint
+from .config import MockConfig
+from .errors import (
+    ApiError,
+    ErrorItem,
+    conflict_task_uuid,
+    error_item,
+    internal_server_error,
+    task_not_found,
+)
+from .faults import Fault, FaultBook
+from .journal import Journal
+from .store import TaskStore
+
+Transport = Literal["rest", "ws"]
+GET_RESPONSE, PING, VIDEO_INFERENCE = "getResponse", "ping", "videoInference"
+PURGE_EVERY = 60.0  # seconds between lazy purges of expired tasks, per process
+
+log = logging.getLogger("ltxmock.server")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to send back: an HTTP-like status and the JSON envelope.
+
+    ``payload`` has ``data`` and/or ``errors``; ``errors`` is never empty and
+    never present without an error. ``fault`` names an injected fault, if any.
+    """
+
+    status: int
+    payload: dict[str, Any]
+    fault: str | None = field(default=None, compare=False)
+
+    @classmethod
+    def envelope(
+        cls,
+        data: list[dict[str, Any]],
+        errors: list[ErrorItem],
+        *,
+        status: int = 200,
+        fault: str | None = None,
+    ) -> Reply:
+        payload: dict[str, Any] = {}
+        if data or not errors:
+            payload["data"] = data
+        if errors:
+            payload["errors"] = errors
+        return cls(status, payload, fault)
+
+    @classmethod
+    def from_error(cls, error: ApiError) -> Reply:
+        return cls.envelope([], error.errors, status=error.status, fault=error.fault)
+
+    @property
+    def data(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.payload.get("data", [])
+        return items
+
+    @property
+    def errors(self) -> list[ErrorItem]:
+        items: list[ErrorItem] = self.payload.get("errors", [])
+        return items
+
+
+class MockService:
+    """The mock's behaviour and state: ``handle`` requests; ``faults``, ``journal``."""
+
+    def __init__(
+        self,
+        config: MockConfig | None = None,
+        *,
+        store: TaskStore | None = None,
+        validator: RequestValidator | None = None,
+    ) -> None:
+        self.config = config or MockConfig()
+        self.store = store if store is not None else TaskStore(self.config.database_path)
+        self.faults = FaultBook(self.store)
+        self.journal = Journal(self.store, limit=self.config.journal_limit)
+        self._validator = validator
+        self._last_purge = -math.inf
+
+    @property
+    def validator(self) -> RequestValidator:
+        # Resolved on first use so importing the server stays cheap.
+        if self._validator is None:
+            self._validator = default_validator()
+        return self._validator
+
+    def now(self) -> float:
+        return self.config.clock()
+
+    def handle(
+        self,
+        body: Any,
+        *,
+        api_key: str | None,
+        transport: Transport,
+        base_url: str,
+        now: float | None = None,
+        fault: Fault | None = None,
+        path: str = "/v1",
+    ) -> Reply:
+        """Answer one request body (already parsed from JSON).
+
+        ``api_key``: the Bearer header's key (REST) or the session's key (WS);
+        None lets a leading authentication element supply it. ``base_url``
+        prefixes videoURLs unless ``public_base_url`` is configured. ``fault``
+        (from a request header) replaces the stored fault rules for this request.
+        """
+        at = self.now() if now is None else now
+        try:
+            reply = self._handle(body, api_key, base_url, at, fault)
+        except ApiError as error:
+            reply = Reply.from_error(error)
+        except Exception:
+            log.exception("unexpected error while handling a %s request", transport)
+            reply = Reply.envelope([], [internal_server_error()], status=500)
+        self.record(at=at, transport=transport, path=path, body=body, reply=reply)
+        return reply
+
+    def record(
+        self,
+        *,
+        at: float,
+        transport: str,
+        path: str,
+        body: Any,
+        reply: Reply,
+        method: str = "POST",
+    ) -> None:
+        """Journal one exchange; a journal failure is logged, never turned into a reply."""
+        try:
+            self.journal.record(
+                at=at,
+                transport=transport,
+                method=method,
+                path=path,
+                status=reply.status,
+                request=body,
+                response=reply.payload,
+                fault=reply.fault,
+            )
+        except Exception:
+            log.exception("could not write the request journal")
+
+    def reset(self) -> None:
+        """Forget all tasks, fault rules and journal entries (every worker)."""
+        self.store.reset()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- the protocol ---------------------------------------------------------
+    def _handle(
+        self, body: Any, header_key: str | None, base_url: str, at: float, fault: Fault | None
+    ) -> Reply:
+        if not isinstance(body, list) or not body:
+            raise ApiError(400, [e.to_dict() for e in self.validator.validate(body)])
+        key = authenticate(body, header_key, self.config.api_keys)
+        if isinstance(key, ApiError):
+            raise key
+        task_types = {
+            task["taskType"]
+            for task in body
+            if isinstance(task, dict) and isinstance(task.get("taskType"), str)
+        } - {AUTHENTICATION}
+        if fault is None:
+            fault = self.faults.next_for_request(task_types)
+        if fault is not None and fault.kind == "http":
+            raise ApiError(fault.status, fault.error_items(body), fault=fault.label)
+        problems = self.validator.validate(body)
+        if problems:
+            raise ApiError(400, [problem.to_dict() for problem in problems])
+        self._maybe_purge(at)
+        task_fault = fault if fault is not None and fault.kind == "task" else None
+        base_url = self.config.public_base_url or base_url
+        return self._run(body, fingerprint(key), base_url, at, task_fault)
+
+    def _run(
+        self, body: list[Any], owner: str, base_url: str, at: float, task_fault: Fault | None
+    ) -> Reply:
+        data: list[dict[str, Any]] = []
+        errors: list[ErrorItem] = []
+        conflicts: list[ErrorItem] = []
+        submits = any(task.get("taskType") == VIDEO_INFERENCE for task in body)
+        # One write transaction when tasks are submitted: all of them, or none.
+        scope: AbstractContextManager[Any] = self.store.transaction() if submits else nullcontext()
+        with scope:
+            for task in body:
+                task_type = task["taskType"]
+                if task_type == AUTHENTICATION:
+                    continue  # REST answers carry no auth item; clients ignore it anyway
+                if task_type == PING:
+                    data.append(_pong(task))
+                elif task_type == GET_RESPONSE:
+                    items, failures = self._poll(task["taskUUID"], owner, base_url, at)
+                    data.extend(items)
+                    errors.extend(failures)
+                elif task_type == VIDEO_INFERENCE:
+                    answer = self._submit(task, owner, at, task_fault)
+                    # An ack has no "code"; a conflict is an error item.
+                    (conflicts if "code" in answer else data).append(answer)
+                else:
+                    raise ApiError(400, [_not_runnable(task)])
+            if conflicts:
+                raise ApiError(400, conflicts)  # rolls the whole request back
+        fault_label = task_fault.label if task_fault is not None and submits else None
+        if errors and not data and all(e["code"] == "taskNotFound" for e in errors):
+            return Reply.envelope(data, errors, status=self.config.not_found_status)
+        return Reply.envelope(data, errors, fault=fault_label)
+
+    def _submit(
+        self, task: Mapping[str, Any], owner: str, at: float, task_fault: Fault | None
+    ) -> dict[str, Any]:
+        task_uuid = task["taskUUID"]
+        known = self.store.get_task(task_uuid, now=at)
+        if known is not None:
+            # A retry (the SDKs resend after 429/5xx/timeouts) is acked again;
+            # other parameters, or another key's task, is a conflict.
+            if known.key_fingerprint == owner and known.params_hash == lifecycle.params_hash(task):
+                return lifecycle.ack(known)
+            return conflict_task_uuid(task_uuid, task["taskType"])
+        failure = task_fault or self.faults.next_for_task()
+        record = lifecycle.new_task(
+            task,
+            key_fingerprint=owner,
+            now=at,
+            latency=self.config.latency,
+            default_ttl=self.config.result_ttl,
+            failure=failure,
+        )
+        self.store.put_task(record)
+        return lifecycle.ack(record)
+
+    def _poll(
+        self, task_uuid: str, owner: str, base_url: str, at: float
+    ) -> tuple[list[dict[str, Any]], list[ErrorItem]]:
+        record = self.store.get_task(task_uuid, now=at)
+        if record is None or record.key_fingerprint != owner:
+            return [], [task_not_found(task_uuid)]  # other keys' tasks are invisible
+        return lifecycle.poll(record, now=at, base_url=base_url)
+
+    def _maybe_purge(self, at: float) -> None:
+        if at - self._last_purge >= PURGE_EVERY:
+            self._last_purge = at
+            self.store.purge_expired(now=at)
+
+
+def _pong(task: Mapping[str, Any]) -> dict[str, Any]:
+    pong: dict[str, Any] = {"taskType": PING, "pong": True}
+    if isinstance(task.get("taskUUID"), str):
+        pong["taskUUID"] = task["taskUUID"]
+    return pong
+
+
+def _not_runnable(task: Mapping[str, Any]) -> ErrorItem:
+    return error_item(
+        "unsupportedTaskType",
+        f"Invalid value for taskType parameter. The mock validates {task['taskType']!r} "
+        f"tasks but cannot run them; it runs {VIDEO_INFERENCE}, {GET_RESPONSE} and {PING}.",
+        parameter="taskType",
+        task_uuid=task.get("taskUUID") if isinstance(task.get("taskUUID"), str) else None,
+        task_type=task["taskType"],
+    )

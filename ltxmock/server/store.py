@@ -1,0 +1,371 @@
+"""TaskStore: the mock's only state, in SQLite, shareable between processes.
+
+One file (``<data_dir>/ltxmock.sqlite3``, WAL mode) holds tasks, fault rules and
+the request journal, so every worker process sees the same world. Without a
+data dir the database lives in memory (one process). Task *state* is never
+stored: it is computed from what was stored (submit time, latency) at poll time.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .faults import Fault
+from .journal import JournalEntry
+
+SCHEMA_VERSION = "1"
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS tasks (
+        task_uuid TEXT PRIMARY KEY COLLATE NOCASE,
+        task_type TEXT NOT NULL,
+        key_fingerprint TEXT NOT NULL,
+        params_json TEXT NOT NULL,
+        params_hash TEXT NOT NULL,
+        submitted_at REAL NOT NULL,
+        latency REAL NOT NULL,
+        seed INTEGER NOT NULL,
+        number_results INTEGER NOT NULL,
+        ttl REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        failure_code TEXT,
+        failure_message TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS tasks_by_expiry ON tasks (expires_at)",
+    """CREATE TABLE IF NOT EXISTS faults (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        code TEXT NOT NULL,
+        message TEXT NOT NULL,
+        remaining INTEGER,
+        task_type TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS journal (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        transport TEXT NOT NULL,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        fault TEXT,
+        request_json TEXT NOT NULL,
+        response_json TEXT NOT NULL
+    )""",
+)
+
+
+class StoreError(Exception):
+    """The database cannot be used (wrong schema version, unwritable directory)."""
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """What was accepted: everything needed to compute the task's state later."""
+
+    task_uuid: str
+    task_type: str
+    key_fingerprint: str
+    params: Mapping[str, Any]
+    params_hash: str
+    submitted_at: float
+    latency: float
+    seed: int
+    number_results: int
+    ttl: float
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+    @property
+    def completes_at(self) -> float:
+        return self.submitted_at + self.latency
+
+    @property
+    def expires_at(self) -> float:
+        return self.completes_at + self.ttl
+
+
+class TaskStore:
+    """SQLite-backed state. Thread-safe; several processes may share one file.
+
+    Each thread gets its own connection to a file database (WAL lets readers
+    run beside the single writer; ``busy_timeout`` queues writers). The
+    in-memory database has one connection, serialized by a lock.
+    """
+
+    def __init__(self, path: Path | None = None, *, busy_timeout: float = 10.0) -> None:
+        self.path = path
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._lock = threading.RLock() if path is None else None
+        self._shared: sqlite3.Connection | None = None
+        self._opened: list[sqlite3.Connection] = []
+        self._opened_lock = threading.Lock()
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the data directory {path.parent}: {exc}") from exc
+        self._create_schema()
+
+    @property
+    def description(self) -> str:
+        return str(self.path) if self.path is not None else "in-memory"
+
+    # -- connections and transactions -----------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        target = str(self.path) if self.path is not None else ":memory:"
+        try:
+            conn = sqlite3.connect(
+                target,
+                timeout=self._busy_timeout,
+                isolation_level=None,  # autocommit; transactions are explicit
+                check_same_thread=False,  # close() may run on another thread
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            if self.path is not None:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the database {target}: {exc}") from exc
+        with self._opened_lock:
+            self._opened.append(conn)
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        if self.path is None:
+            if self._shared is None:
+                self._shared = self._connect()
+            return self._shared
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def _guard(self) -> AbstractContextManager[Any]:
+        return self._lock if self._lock is not None else nullcontext()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write transaction; nested calls join the outer one."""
+        with self._guard():
+            conn = self._conn()
+            if conn.in_transaction:
+                yield conn
+                return
+            conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not mid-way
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._guard():
+            yield self._conn()
+
+    def _create_schema(self) -> None:
+        with self.transaction() as conn:
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            elif row[0] != SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.description} has schema version {row[0]}, this ltxmock uses "
+                    f"{SCHEMA_VERSION}; point --data-dir at a new directory"
+                )
+
+    def close(self) -> None:
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._shared = None
+        self._local = threading.local()
+
+    def reset(self) -> None:
+        """Forget every task, fault rule and journal entry."""
+        with self.transaction() as conn:
+            for table in ("tasks", "faults", "journal"):
+                conn.execute(f"DELETE FROM {table}")
+
+    # -- tasks -----------------------------------------------------------------
+    def get_task(self, task_uuid: str, *, now: float) -> TaskRecord | None:
+        """The live (not yet expired) task with this UUID, compared case-insensitively."""
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT * FROM tasks WHERE task_uuid = ? AND expires_at > ?", (task_uuid, now)
+            ).fetchone()
+        return _task(row) if row is not None else None
+
+    def put_task(self, record: TaskRecord) -> None:
+        """Store a task, replacing an expired one with the same UUID."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.task_uuid,
+                    record.task_type,
+                    record.key_fingerprint,
+                    _dumps(record.params),
+                    record.params_hash,
+                    record.submitted_at,
+                    record.latency,
+                    record.seed,
+                    record.number_results,
+                    record.ttl,
+                    record.expires_at,
+                    record.failure_code,
+                    record.failure_message,
+                ),
+            )
+
+    def count_tasks(self, *, now: float) -> int:
+        with self._reading() as conn:
+            row = conn.execute("SELECT COUNT(*) FROM tasks WHERE expires_at > ?", (now,)).fetchone()
+        return int(row[0])
+
+    def purge_expired(self, *, now: float) -> int:
+        """Delete tasks past their TTL (an indexed range delete); returns how many."""
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM tasks WHERE expires_at <= ?", (now,)).rowcount
+
+    # -- fault rules -----------------------------------------------------------
+    def add_fault(self, fault: Fault) -> Fault:
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO faults (kind, status, code, message, remaining, task_type) "
+                "VALUES (?,?,?,?,?,?)",
+                (fault.kind, fault.status, fault.code, fault.message, fault.times, fault.task_type),
+            )
+            return fault.with_id(int(cursor.lastrowid or 0))
+
+    def faults(self) -> list[Fault]:
+        with self._reading() as conn:
+            rows = conn.execute("SELECT * FROM faults ORDER BY id").fetchall()
+        return [_fault(row) for row in rows]
+
+    def remove_fault(self, fault_id: int) -> bool:
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM faults WHERE id = ?", (fault_id,)).rowcount > 0
+
+    def clear_faults(self) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM faults")
+
+    def take_fault(self, kind: str, task_types: Collection[str]) -> Fault | None:
+        """Atomically use up one firing of the oldest rule of ``kind`` that applies."""
+        types = sorted(set(task_types))
+        marks = ",".join("?" * len(types)) or "NULL"
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT * FROM faults WHERE kind = ? "
+                f"AND (task_type IS NULL OR task_type IN ({marks})) ORDER BY id LIMIT 1",
+                (kind, *types),
+            ).fetchone()
+            if row is None:
+                return None
+            fault = _fault(row)
+            if fault.times is not None and fault.times <= 1:
+                conn.execute("DELETE FROM faults WHERE id = ?", (fault.id,))
+            elif fault.times is not None:
+                conn.execute(
+                    "UPDATE faults SET remaining = remaining - 1 WHERE id = ?", (fault.id,)
+                )
+            return fault
+
+    # -- journal ---------------------------------------------------------------
+    def append_journal(self, entry: JournalEntry, *, keep: int) -> None:
+        """Record one exchange and drop all but the newest ``keep`` (by id, indexed)."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO journal (at, transport, method, path, status, fault, "
+                "request_json, response_json) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    entry.at,
+                    entry.transport,
+                    entry.method,
+                    entry.path,
+                    entry.status,
+                    entry.fault,
+                    _dumps(entry.request),
+                    _dumps(entry.response),
+                ),
+            )
+            conn.execute("DELETE FROM journal WHERE id <= ?", (int(cursor.lastrowid or 0) - keep,))
+
+    def journal(self, *, since: int = 0, limit: int | None = None) -> list[JournalEntry]:
+        """Entries with an id above ``since``, oldest first (the newest ``limit``)."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT * FROM (SELECT * FROM journal WHERE id > ? ORDER BY id DESC LIMIT ?) "
+                "ORDER BY id",
+                (since, -1 if limit is None else limit),
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def clear_journal(self) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM journal")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _task(row: tuple[Any, ...]) -> TaskRecord:
+    (uuid, task_type, key, params, params_hash, submitted, latency, seed, count, ttl, _expires,
+     failure_code, failure_message) = row  # fmt: skip
+    return TaskRecord(
+        task_uuid=uuid,
+        task_type=task_type,
+        key_fingerprint=key,
+        params=json.loads(params),
+        params_hash=params_hash,
+        submitted_at=submitted,
+        latency=latency,
+        seed=seed,
+        number_results=count,
+        ttl=ttl,
+        failure_code=failure_code,
+        failure_message=failure_message,
+    )
+
+
+def _fault(row: tuple[Any, ...]) -> Fault:
+    fault_id, kind, status, code, message, remaining, task_type = row
+    return Fault(
+        kind=kind,
+        status=status,
+        code=code,
+        message=message,
+        times=remaining,
+        task_type=task_type,
+        id=fault_id,
+    )
+
+
+def _entry(row: tuple[Any, ...]) -> JournalEntry:
+    entry_id, at, transport, method, path, status, fault, request, response = row
+    return JournalEntry(
+        id=entry_id,
+        at=at,
+        transport=transport,
+        method=method,
+        path=path,
+        status=status,
+        fault=fault,
+        request=json.loads(request),
+        response=json.loads(response),
+    )

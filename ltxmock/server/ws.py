@@ -1,0 +1,346 @@
+"""The WebSocket transport: ``ws://HOST:PORT/v1`` on the same Flask app as REST.
+
+Protocol (runware-api.md section 8, runware-clients.md): the client sends JSON
+arrays of tasks (a lone task object is tolerated), the server answers with
+``{"data": [...]}`` or ``{"errors": [...]}`` objects. ``authentication`` and
+``ping`` are answered here, before and after authentication alike; every
+other task goes to :meth:`MockService.handle` with ``transport="ws"``, so acks,
+polls and validation errors have exactly the REST shapes. One frame in gives
+at most three frames out, in this order: the authentication reply, the pongs,
+the service's reply.
+
+Each socket is served by the WSGI thread that accepted it (gunicorn gthread or
+the Werkzeug dev server) plus simple-websocket's reader thread. Both must end
+when the client goes away, including clients that never close their socket
+(the legacy Python SDK opens new ones without closing the old): the idle
+timeout closes a quiet socket, a send times out instead of blocking on a peer
+that stopped reading, and every socket is shut down at the end, so that the
+reader thread's ``recv`` returns even if the peer never answers the close.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, request
+from flask_sock import Sock
+from simple_websocket import ConnectionClosed
+
+from .auth import AUTHENTICATION, authenticate
+from .errors import (
+    CONNECT_DOCS,
+    ApiError,
+    ErrorItem,
+    error_item,
+    internal_server_error,
+    payload_too_large,
+)
+from .rest import decode_json
+from .service import PING, MockService, Reply
+from .service import _pong as pong  # the same pong REST gives, answered before auth too
+from .sessions import Session, SessionStore
+
+if TYPE_CHECKING:
+    from simple_websocket import Server
+
+__all__ = ["WS_PATHS", "Channel", "WebSocketHub", "register_websocket"]
+
+log = logging.getLogger("ltxmock.server.ws")
+
+WS_PATHS = ("/v1", "/v1/")
+EXTENSION = "ltxmock_ws"
+# A message above ws_max_message_bytes gets an error frame and the socket stays
+# open. Only one this many times larger is cut off by the library (close code
+# 1009), so that a runaway client cannot make the server buffer without bound.
+HARD_LIMIT_FACTOR = 16
+# How long a closing socket waits for the peer's close frame before it is shut
+# down (which is what ends simple-websocket's reader thread on a dead peer).
+CLOSE_GRACE = 1.0
+RECEIVE_SLICE = 1.0  # seconds; see Channel._messages
+JOURNAL_TEXT_LIMIT = 64 * 1024  # of a refused frame's text
+
+JsonObject = dict[str, Any]
+
+
+class WebSocketHub:
+    """The WebSocket side of one app: the service, the sessions, the open sockets."""
+
+    def __init__(self, service: MockService) -> None:
+        self.service = service
+        self.config = service.config
+        self.sessions = SessionStore(resume_window=self.config.ws_resume_window)
+        self._open: set[Channel] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def open_sockets(self) -> int:
+        """Sockets whose serving thread has not finished (for tests and the bench)."""
+        with self._lock:
+            return len(self._open)
+
+    def serve(self, ws: Server, *, base_url: str, path: str) -> None:
+        channel = Channel(self, ws, base_url=base_url, path=path)
+        with self._lock:
+            self._open.add(channel)
+        try:
+            channel.run()
+        finally:
+            with self._lock:
+                self._open.discard(channel)
+
+
+def register_websocket(app: Flask) -> WebSocketHub:
+    """Serve the WebSocket API on ``/v1`` and ``/v1/`` of a ``create_app`` app."""
+    hub = WebSocketHub(app.extensions["ltxmock"])
+    app.extensions[EXTENSION] = hub
+    options = app.config.setdefault("SOCK_SERVER_OPTIONS", {})
+    options.setdefault("max_message_size", hub.config.ws_max_message_bytes * HARD_LIMIT_FACTOR)
+    sock = Sock(app)
+
+    def websocket_api(ws: Server) -> None:
+        hub.serve(ws, base_url=request.host_url.rstrip("/"), path=request.path)
+
+    for path in WS_PATHS:
+        # Two rules, not strict_slashes=False: a WebSocket client cannot follow
+        # the redirect Werkzeug would answer the other spelling with.
+        sock.route(path, endpoint=f"ltxmock_ws{path.replace('/', '_')}")(websocket_api)
+    return hub
+
+
+class Channel:
+    """One WebSocket connection: its authentication, its session, its send lock."""
+
+    def __init__(self, hub: WebSocketHub, ws: Server, *, base_url: str, path: str) -> None:
+        self.hub = hub
+        self.ws = ws
+        self.base_url = base_url
+        self.path = path
+        self.api_key: str | None = None
+        self.session: Session | None = None
+        self.alive = True
+        self._send_lock = threading.Lock()
+        _limit_send_time(ws, self.hub.config.ws_send_timeout)
+
+    # -- sending ---------------------------------------------------------------
+    def send(self, frame: str) -> bool:
+        """Send one frame; False if this socket is gone (the ``Outlet`` protocol)."""
+        with self._send_lock:
+            if not self.alive:
+                return False
+            try:
+                self.ws.send(frame)
+            except (ConnectionClosed, OSError) as exc:
+                # A send that timed out may have written part of a frame: the
+                # stream is unusable from here on either way.
+                log.debug("websocket send failed: %r", exc)
+                self.alive = False
+                return False
+            return True
+
+    def reply(self, payload: JsonObject) -> None:
+        """Send ``payload``; if the socket is gone, keep it for the session's resume."""
+        frame = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        if not self.send(frame) and self.session is not None:
+            self.hub.sessions.deliver(self.session, frame, failed=self)
+
+    # -- the connection's life -------------------------------------------------
+    def run(self) -> None:
+        try:
+            for message in self._messages(self.hub.config.ws_idle_timeout):
+                try:
+                    self.handle(message)
+                except Exception:  # one bad frame must not end the connection
+                    log.exception("websocket frame failed")
+                    self.reply({"errors": [internal_server_error()]})
+        except ConnectionClosed:
+            pass
+        finally:
+            self.alive = False
+            if self.session is not None:
+                self.hub.sessions.detach(self.session, self)
+            self._close()
+
+    def _messages(self, idle: float) -> Iterator[str | bytes]:
+        deadline = time.monotonic() + idle
+        while self.alive:
+            # Short waits: simple-websocket can wake a receiver before it marks
+            # the socket closed (a too-big message), leaving it asleep for the
+            # whole timeout; the next short wait sees the close.
+            wait = min(RECEIVE_SLICE, max(0.0, deadline - time.monotonic()))
+            message = self.ws.receive(timeout=wait)
+            if message is not None:
+                deadline = time.monotonic() + idle
+                yield message
+            elif time.monotonic() >= deadline:
+                log.debug("closing a websocket idle for %g s", idle)
+                with self._send_lock:
+                    self.alive = False
+                    _quietly(self.ws.close, 1000, f"idle for {idle:g} s")
+                return
+
+    def _close(self) -> None:
+        with self._send_lock:
+            if self.ws.connected:
+                _quietly(self.ws.close)
+        reader: threading.Thread | None = getattr(self.ws, "thread", None)
+        if reader is not None:
+            reader.join(CLOSE_GRACE)  # normally quick: the peer answers the close
+        # Then always shut the socket down: it ends the reader thread if the peer
+        # never answered, sends our FIN (the server closes TCP first), and lets
+        # the Werkzeug dev server's drain of unread request bytes see EOF
+        # instead of blocking on bytes a too-big message left behind.
+        _quietly(self.ws.sock.shutdown, socket.SHUT_RDWR)
+        if reader is not None:
+            reader.join(CLOSE_GRACE)
+
+    # -- one frame -------------------------------------------------------------
+    def handle(self, message: str | bytes) -> None:
+        body = self._decode(message)
+        if body is None:
+            return
+        tasks: list[Any] = [body] if isinstance(body, dict) else body
+        auth = [t for t in tasks if _task_type(t) == AUTHENTICATION]
+        pings = [t for t in tasks if _task_type(t) == PING]
+        rest = [t for t in tasks if _task_type(t) not in (AUTHENTICATION, PING)]
+        if auth:
+            self._authenticate(auth[0])
+        if pings:
+            self.reply({"data": [pong(t) for t in pings]})
+        if rest:
+            self._forward(rest)
+
+    def _decode(self, message: str | bytes) -> list[Any] | JsonObject | None:
+        """The frame's tasks, or None once the frame has been answered."""
+        limit = self.hub.config.ws_max_message_bytes
+        raw = message if isinstance(message, bytes) else message.encode()
+        body: Any = None
+        try:
+            body = decode_json(message)
+        except ApiError as error:
+            if len(raw) <= limit:
+                self._refuse(raw, error)
+                return None
+        if len(raw) > limit:
+            # Parsed all the same (the library caps the size), to tell each task's waiter.
+            too_large = payload_too_large(limit)
+            self._refuse(raw, ApiError(too_large.status, _per_task(too_large.errors[0], body)))
+            return None
+        if isinstance(body, dict) or (isinstance(body, list) and body):
+            return body
+        self._forward(body)  # not a task array: the service gives the validator's 400
+        return None
+
+    def _refuse(self, request_body: Any, error: ApiError) -> None:
+        """Answer what the protocol never ran, and journal it as REST does."""
+        if isinstance(request_body, bytes):
+            request_body = request_body[:JOURNAL_TEXT_LIMIT].decode("utf-8", errors="replace")
+        reply = Reply.from_error(error)
+        service = self.hub.service
+        service.record(
+            at=service.now(), transport="ws", path=self.path, body=request_body, reply=reply
+        )
+        self.reply(reply.payload)
+
+    def _authenticate(self, task: JsonObject) -> None:
+        given = task.get("apiKey")
+        key = authenticate(
+            None, given if isinstance(given, str) else None, self.hub.config.api_keys
+        )
+        if isinstance(key, ApiError):
+            # A failed re-authentication also ends the earlier one.
+            self.api_key = None
+            self.reply(Reply.from_error(key).payload)
+            return
+        if self.session is not None:
+            self.hub.sessions.detach(self.session, self)
+        requested = task.get("connectionSessionUUID")
+        self.session, resumed = self.hub.sessions.attach(
+            key, self, requested if isinstance(requested, str) else None
+        )
+        self.api_key = key
+        # No taskUUID: the JS SDK matches this item on (taskUUID || taskType).
+        self.reply(
+            {"data": [{"taskType": AUTHENTICATION, "connectionSessionUUID": self.session.uuid}]}
+        )
+        if resumed:
+            self.hub.sessions.flush(self.session)
+
+    def _forward(self, body: Any) -> None:
+        if self.api_key is None and isinstance(body, list) and body:
+            self._refuse(body, ApiError(401, [_authenticate_first(t) for t in body]))
+            return
+        reply = self.hub.service.handle(
+            body, api_key=self.api_key, transport="ws", base_url=self.base_url, path=self.path
+        )
+        self.reply(reply.payload)
+
+
+# -- frames ----------------------------------------------------------------------
+
+
+def _task_type(task: Any) -> str | None:
+    value = task.get("taskType") if isinstance(task, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _task_uuid(task: Any) -> str | None:
+    value = task.get("taskUUID") if isinstance(task, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _authenticate_first(task: Any) -> ErrorItem:
+    # missingApiKey: the legacy SDK takes that code for a connection problem
+    # and re-authenticates, which is the right reaction.
+    return error_item(
+        "missingApiKey",
+        "This connection is not authenticated. Send "
+        '[{"taskType": "authentication", "apiKey": "<your key>"}] first, '
+        "wait for the reply with a connectionSessionUUID, then send tasks.",
+        parameter="apiKey",
+        documentation=CONNECT_DOCS,
+        task_uuid=_task_uuid(task),
+        task_type=_task_type(task),
+    )
+
+
+def _per_task(error: ErrorItem, body: Any) -> list[ErrorItem]:
+    """``error`` once per task of ``body`` with a taskUUID, so each waiter hears of it."""
+    tasks = body if isinstance(body, list) else [body]
+    items: list[ErrorItem] = []
+    for task in tasks:
+        if (task_uuid := _task_uuid(task)) is not None:
+            item = {**error, "taskUUID": task_uuid}
+            if (task_type := _task_type(task)) is not None:
+                item["taskType"] = task_type
+            items.append(item)
+    return items or [error]
+
+
+# -- sockets ---------------------------------------------------------------------
+
+
+def _limit_send_time(ws: Server, seconds: float) -> None:
+    """Make a send to a peer that stopped reading fail after ``seconds``.
+
+    SO_SNDTIMEO bounds sends only: the reader thread's blocking ``recv`` on
+    the same socket is unaffected (a Python-level timeout would end it).
+    """
+    sock = getattr(ws, "sock", None)
+    if not isinstance(sock, socket.socket) or seconds <= 0:
+        return
+    whole = int(seconds)
+    timeval = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+    _quietly(sock.setsockopt, socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+
+
+def _quietly(action: Any, *args: Any) -> None:
+    with contextlib.suppress(ConnectionClosed, OSError):
+        action(*args)

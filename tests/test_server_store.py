@@ -1,0 +1,160 @@
+"""TaskStore: SQLite state shared by processes, surviving restarts, purged lazily."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from server_fixtures import API_KEY, FakeClock, MockClient, get_response, video_task
+
+from ltxmock.server import MockConfig, MockService, StoreError, TaskStore, create_app
+from ltxmock.server.lifecycle import new_task
+
+
+def test_two_servers_on_one_data_dir_see_the_same_tasks(tmp_path: Path) -> None:
+    clock = FakeClock()
+    first = MockClient(create_app(MockConfig(data_dir=tmp_path, latency=2, clock=clock)))
+    second = MockClient(create_app(MockConfig(data_dir=tmp_path, latency=2, clock=clock)))
+    task = video_task()
+    first.submit(task)
+    assert second.poll(task["taskUUID"]).statuses == ["processing"]
+    assert second.submit(task).status == 200  # an idempotent retry, on the other one
+    clock.advance(2)
+    assert first.poll(task["taskUUID"]).data == second.poll(task["taskUUID"]).data
+
+
+def test_tasks_survive_a_restart(tmp_path: Path) -> None:
+    clock = FakeClock()
+    config = MockConfig(data_dir=tmp_path, latency=1, clock=clock)
+    before = create_app(config)
+    task = video_task(numberResults=2)
+    MockClient(before).submit(task)
+    before.extensions["ltxmock"].close()
+    clock.advance(1)
+    after = MockClient(create_app(config))
+    assert after.poll(task["taskUUID"]).statuses == ["success", "success"]
+
+
+def test_the_database_is_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
+    store = TaskStore(tmp_path / "ltxmock.sqlite3")
+    with store.transaction() as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+    store.close()
+
+
+def test_expired_tasks_are_purged_with_an_indexed_delete(tmp_path: Path) -> None:
+    store = TaskStore(tmp_path / "ltxmock.sqlite3")
+    for ttl in (60, 60, 3600):
+        store.put_task(
+            new_task(video_task(ttl=ttl), key_fingerprint="k", now=0, latency=0, default_ttl=3600)
+        )
+    assert store.count_tasks(now=100) == 1
+    assert store.purge_expired(now=100) == 2
+    with store.transaction() as conn:
+        plan = " ".join(
+            str(row)
+            for row in conn.execute("EXPLAIN QUERY PLAN DELETE FROM tasks WHERE expires_at <= 1")
+        )
+    assert "tasks_by_expiry" in plan
+    store.close()
+
+
+def test_a_service_purges_expired_tasks_as_it_goes(tmp_path: Path) -> None:
+    clock = FakeClock()
+    client = MockClient(create_app(MockConfig(data_dir=tmp_path, latency=0, clock=clock)))
+    client.submit(video_task(ttl=60))
+    clock.advance(3600)
+    client.submit(video_task())
+    raw = sqlite3.connect(tmp_path / "ltxmock.sqlite3")
+    assert raw.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 1
+    raw.close()
+
+
+def test_the_store_keeps_a_key_fingerprint_not_the_key(tmp_path: Path) -> None:
+    client = MockClient(create_app(MockConfig(data_dir=tmp_path, latency=0)))
+    task = video_task()
+    client.submit(task)
+    record = client.service.store.get_task(task["taskUUID"], now=client.service.now())
+    assert record is not None
+    assert API_KEY not in record.key_fingerprint
+    assert len(record.key_fingerprint) == 16
+    assert record.params["positivePrompt"] == task["positivePrompt"]
+
+
+def test_concurrent_requests_from_many_threads_all_succeed(tmp_path: Path) -> None:
+    service = MockService(MockConfig(data_dir=tmp_path, latency=0))
+    tasks = [video_task() for _ in range(40)]
+    statuses: list[int] = []
+
+    def work(task: dict[str, object]) -> None:
+        for body in ([task], [get_response(str(task["taskUUID"]))]):
+            reply = service.handle(body, api_key=API_KEY, transport="rest", base_url="http://x")
+            statuses.append(reply.status)
+
+    threads = [threading.Thread(target=work, args=(task,)) for task in tasks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 80
+    assert service.store.count_tasks(now=service.now()) == 40
+    assert len(service.journal) == 80
+    service.close()
+
+
+def test_the_in_memory_store_is_thread_safe_too() -> None:
+    service = MockService(MockConfig(latency=0))
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(20):
+                reply = service.handle(
+                    [video_task()], api_key=API_KEY, transport="rest", base_url="http://x"
+                )
+                assert reply.status == 200
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert service.store.count_tasks(now=service.now()) == 160
+
+
+def test_a_database_from_another_schema_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ltxmock.sqlite3"
+    TaskStore(path).close()
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE meta SET value = '999' WHERE key = 'schema'")
+    raw.commit()
+    raw.close()
+    with pytest.raises(StoreError, match="schema version 999"):
+        TaskStore(path)
+
+
+def test_an_unusable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match="cannot"):
+        TaskStore(blocker / "sub" / "ltxmock.sqlite3")
+
+
+def test_a_failed_transaction_leaves_nothing_behind() -> None:
+    store = TaskStore()
+    record = new_task(video_task(), key_fingerprint="k", now=0, latency=0, default_ttl=60)
+
+    def submit_then_fail() -> None:
+        with store.transaction():
+            store.put_task(record)
+            raise RuntimeError("rollback")
+
+    with pytest.raises(RuntimeError):
+        submit_then_fail()
+    assert store.get_task(record.task_uuid, now=1) is None
