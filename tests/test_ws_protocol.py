@@ -423,6 +423,12 @@ def slow_service(mock: MockServer, monkeypatch: pytest.MonkeyPatch, delay: float
     monkeypatch.setattr(service, "handle", slow)
 
 
+def parked(mock: MockServer, session_uuid: str) -> int:
+    """How many frames wait for a resume of this session."""
+    session = hub(mock).sessions.get(session_uuid)
+    return 0 if session is None else len(session.pending)
+
+
 def test_resume_delivers_what_the_dropped_socket_could_not(
     mock: MockServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -437,7 +443,7 @@ def test_resume_delivers_what_the_dropped_socket_could_not(
         assert authenticate(ws, connectionSessionUUID=session) == session
         ws.send(json.dumps([get_response(task["taskUUID"])]))
     # The socket closed while the poll was being answered: the answer waits.
-    assert wait_for(lambda: bool(hub(mock).sessions.get(session).pending), 3)  # type: ignore[union-attr]
+    assert wait_for(lambda: parked(mock, session) == 1, 3)
     monkeypatch.undo()
     with open_ws(mock) as ws:
         assert authenticate(ws, connectionSessionUUID=session) == session
