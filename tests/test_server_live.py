@@ -22,8 +22,8 @@ def server() -> Iterator[LiveServer]:
         yield live
 
 
-def test_serve_starts_fast_and_says_how_to_point_the_sdk_at_it(server: LiveServer) -> None:
-    assert server.ready_after < 1.0, f"ready after {server.ready_after:.2f} s"
+def test_serve_says_where_it_listens_and_how_to_point_the_sdk_at_it(server: LiveServer) -> None:
+    # How fast it starts is measured in bench/ (start-up vs Prism), not asserted here.
     banner = "".join(server.banner)
     assert f"POST {server.url}" in banner
     assert (
