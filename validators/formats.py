@@ -32,7 +32,12 @@ def is_uuid(value: object) -> bool:
 
 
 def is_uri(value: object) -> bool:
-    return not isinstance(value, str) or bool(validate_rfc3986(value, rule="URI"))
+    # rfc3986-validator anchors its grammar with a Python ``$``, which also matches
+    # before a trailing newline, so "https://x.example\n" passed; RFC 3986 allows
+    # no LF anywhere in a URI (jsonschema-rs's own "uri" check rejects it too).
+    if not isinstance(value, str):
+        return True
+    return not value.endswith("\n") and bool(validate_rfc3986(value, rule="URI"))
 
 
 def format_checker() -> FormatChecker:
