@@ -45,6 +45,7 @@ from hypothesis.strategies import SearchStrategy
 from ltxmock.validators import RequestValidator, TaskSchema, default_validator
 from ltxmock.validators.documents import resolve_pointer
 from ltxmock.validators.formats import RUST_FORMAT_OVERRIDES, ecma_regex, is_uri, is_uuid
+from ltxmock.validators.shapes import branch_constants, combination_table
 
 __all__ = [
     "InvalidRequest",
@@ -518,46 +519,11 @@ def _here(values: SearchStrategy[JSON]) -> SearchStrategy[Broken]:
 
 
 def _branch_constants(group: _Group) -> list[JSON] | None:
-    """The values of a oneOf/anyOf whose branches each pin a constant (or an enum)."""
-    values: list[JSON] = []
-    for branch in group.branches:
-        if isinstance(branch, Mapping) and "const" in branch:
-            values.append(branch["const"])
-        elif isinstance(branch, Mapping) and isinstance(branch.get("enum"), list):
-            values.extend(branch["enum"])
-        else:
-            return None
-    return values
+    return branch_constants(group.branches)
 
 
 def _table(group: _Group) -> tuple[list[str], list[tuple[JSON, ...]]] | None:
-    """Read a group whose branches each pin several properties: a combination table."""
-    keys: list[str] = []
-    rows: list[dict[str, JSON]] = []
-    for branch in group.branches:
-        props = branch.get("properties") if isinstance(branch, Mapping) else None
-        if (
-            not isinstance(props, Mapping)
-            or not props
-            or set(branch)
-            - {
-                "properties",
-                "title",
-                "description",
-            }
-        ):
-            return None
-        row: dict[str, JSON] = {}
-        for key, sub in props.items():
-            if not isinstance(sub, Mapping) or "const" not in sub:
-                return None
-            row[key] = sub["const"]
-            if key not in keys:
-                keys.append(key)
-        rows.append(row)
-    if len(keys) < 2 or any(set(row) != set(keys) for row in rows):
-        return None
-    return keys, [tuple(row[k] for k in keys) for row in rows]
+    return combination_table(group.branches)
 
 
 def _distinct_table(group: _Group) -> bool:

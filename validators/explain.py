@@ -19,6 +19,7 @@ from jsonschema import ValidationError as SchemaError
 from jsonschema.exceptions import best_match
 
 from .errors import PayloadError
+from .shapes import branch_constants, combination_table
 
 Path = Sequence[str | int]
 
@@ -175,40 +176,6 @@ def _listing(values: Sequence[Any]) -> str:
     return ", ".join(v if isinstance(v, str) else _show(v) for v in values)
 
 
-def _branch_consts(branches: Any) -> list[Any] | None:
-    """The allowed values when every branch of a oneOf/anyOf pins a single value."""
-    values: list[Any] = []
-    for branch in branches:
-        if isinstance(branch, Mapping) and "const" in branch:
-            values.append(branch["const"])
-        elif isinstance(branch, Mapping) and isinstance(branch.get("enum"), list):
-            values.extend(branch["enum"])
-        else:
-            return None
-    return values
-
-
-def _combination_table(branches: Any) -> tuple[list[str], list[tuple[Any, ...]]] | None:
-    """Read a oneOf whose branches each pin several properties (e.g. width+height)."""
-    keys: list[str] = []
-    rows: list[dict[str, Any]] = []
-    for branch in branches:
-        props = branch.get("properties") if isinstance(branch, Mapping) else None
-        if not isinstance(props, Mapping) or not props:
-            return None
-        row = {}
-        for key, sub in props.items():
-            if not isinstance(sub, Mapping) or "const" not in sub:
-                return None
-            row[key] = sub["const"]
-            if key not in keys:
-                keys.append(key)
-        rows.append(row)
-    if len(keys) < 2 or any(set(row) != set(keys) for row in rows):
-        return None
-    return keys, [tuple(row[k] for k in keys) for row in rows]
-
-
 def _combo_label(keys: Sequence[str], combo: Sequence[Any]) -> str:
     if list(keys) == ["width", "height"]:
         return f"{combo[0]}x{combo[1]}"
@@ -248,11 +215,8 @@ class Explainer:
         found: list[PayloadError] = []
         combos: list[tuple[SchemaError, list[str], list[tuple[Any, ...]]]] = []
         for error in errors:
-            table = (
-                _combination_table(error.validator_value)
-                if error.validator in ("oneOf", "anyOf")
-                else None
-            )
+            branches: Any = error.validator_value
+            table = combination_table(branches) if error.validator in ("oneOf", "anyOf") else None
             if table:
                 combos.append((error, *table))
             else:
@@ -461,7 +425,7 @@ class Explainer:
         self, e: SchemaError, path: Path, schema: Mapping[str, Any]
     ) -> list[PayloadError]:
         branches: Any = e.validator_value
-        consts = _branch_consts(branches)
+        consts = branch_constants(branches)
         if consts is not None:
             return [self._not_allowed(path, schema, e.instance, consts, str(e.validator))]
         # Narrow to the branches meant for this kind of value.
