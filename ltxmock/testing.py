@@ -42,7 +42,9 @@ class MockServer:
     def __init__(self, config: MockConfig | None = None, **overrides: Any) -> None:
         from ltxmock.server import MockConfig, create_app
 
-        settings = {"port": 0, **overrides}
+        # Lazy rendering: tasks succeed right at their latency (files are
+        # rendered on first download); pass render_mode="eager" for the real order.
+        settings = {"port": 0, "render_mode": "lazy", **overrides}
         self.config = (config or MockConfig()).replace(**settings)
         self.app: Flask = create_app(self.config)
         self._server: BaseWSGIServer | None = None

@@ -194,8 +194,12 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def mock_config(clock: FakeClock) -> MockConfig:
-    """In memory, 3 s latency, on the fake clock. Override per module if needed."""
-    return MockConfig(latency=3.0, clock=clock)
+    """In memory, 3 s latency, on the fake clock. Override per module if needed.
+
+    Lazy rendering: these protocol tests see success right at the latency (on
+    the fake clock); tests/test_results_*.py cover the eager default.
+    """
+    return MockConfig(latency=3.0, clock=clock, render_mode="lazy")
 
 
 @pytest.fixture
@@ -224,8 +228,14 @@ SERVE = "import sys; from ltxmock.cli import main; sys.exit(main(sys.argv[1:]))"
 class LiveServer:
     """``ltxmock serve --port 0 ...`` in a child process; ``url`` once it is ready."""
 
-    def __init__(self, *args: str, latency: float = 0.5, data_dir: Path | None = None) -> None:
-        self.args = ["--port", "0", "--latency", str(latency), *args]
+    def __init__(
+        self,
+        *args: str,
+        latency: float = 0.5,
+        data_dir: Path | None = None,
+        render_mode: str = "lazy",  # protocol tests: success right at the latency
+    ) -> None:
+        self.args = ["--port", "0", "--latency", str(latency), "--render-mode", render_mode, *args]
         if data_dir is not None:
             self.args += ["--data-dir", str(data_dir)]
         self.process: subprocess.Popen[str] | None = None

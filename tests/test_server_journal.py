@@ -71,7 +71,7 @@ def test_the_store_file_holds_neither_the_key_nor_the_header(tmp_path: Path) -> 
     client.poll(task["taskUUID"])
     client.post([auth_element("sk-very-secret-key-000"), {"taskType": "ping"}], key=None)
     app.extensions["ltxmock"].close()
-    stored = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert b"sk-very-secret-key-000" not in stored
     assert task["taskUUID"].encode() in stored
 

@@ -89,14 +89,16 @@ def test_the_url_extension_follows_output_format(
 
 
 def test_public_base_url_prefixes_video_urls(clock: FakeClock) -> None:
-    client = MockClient(create_app(latency=0, clock=clock, public_base_url="https://cdn.test/"))
+    client = MockClient(
+        create_app(latency=0, clock=clock, public_base_url="https://cdn.test/", render_mode="lazy")
+    )
     task = video_task()
     client.submit(task)
     assert client.poll(task["taskUUID"]).data[0]["videoURL"].startswith("https://cdn.test/video/")
 
 
 def test_with_zero_latency_the_first_poll_succeeds(clock: FakeClock) -> None:
-    client = MockClient(create_app(latency=0, clock=clock))
+    client = MockClient(create_app(latency=0, clock=clock, render_mode="lazy"))
     task = video_task()
     client.submit(task)
     assert client.poll(task["taskUUID"]).statuses == ["success"]
@@ -174,7 +176,7 @@ def test_a_finished_task_keeps_answering_the_same_until_its_ttl(
 
 
 def test_without_a_ttl_results_live_for_the_configured_result_ttl(clock: FakeClock) -> None:
-    client = MockClient(create_app(latency=0, clock=clock, result_ttl=100))
+    client = MockClient(create_app(latency=0, clock=clock, result_ttl=100, render_mode="lazy"))
     task = video_task()
     client.submit(task)
     clock.advance(99)
@@ -290,7 +292,7 @@ def test_submit_and_poll_in_one_request(client: MockClient) -> None:
 
 
 def test_handle_is_the_transport_neutral_entry_point(clock: FakeClock) -> None:
-    service = MockService(MockConfig(latency=2, clock=clock))
+    service = MockService(MockConfig(latency=2, clock=clock, render_mode="lazy"))
     task = video_task()
     ack = service.handle([task], api_key=API_KEY, transport="ws", base_url="http://h:1", now=100.0)
     assert (ack.status, ack.payload) == (

@@ -102,7 +102,7 @@ def test_any_content_type_gets_a_runware_shaped_answer(content_type: str | None)
     latency=st.sampled_from([0.0, 0.5, 2.0]),
 )
 def test_a_tasks_state_only_moves_forward(steps: list[float], count: int, latency: float) -> None:
-    service = MockService(MockConfig(latency=latency))
+    service = MockService(MockConfig(latency=latency, render_mode="lazy"))
     task = video_task(numberResults=count)
     now = 1000.0
     service.handle([task], api_key=API_KEY, transport="rest", base_url="http://x", now=now)

@@ -27,7 +27,7 @@ def test_two_servers_on_one_data_dir_see_the_same_tasks(tmp_path: Path) -> None:
 
 def test_tasks_survive_a_restart(tmp_path: Path) -> None:
     clock = FakeClock()
-    config = MockConfig(data_dir=tmp_path, latency=1, clock=clock)
+    config = MockConfig(data_dir=tmp_path, latency=1, clock=clock, render_mode="lazy")
     before = create_app(config)
     task = video_task(numberResults=2)
     MockClient(before).submit(task)

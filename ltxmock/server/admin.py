@@ -7,7 +7,9 @@ POST   /__ltxmock/faults          add one: {"status": 429, "times": 3}
 DELETE /__ltxmock/faults[/<id>]   remove one, or all
 GET    /__ltxmock/requests        the journal (?since=<id>&limit=<n>), oldest first
 DELETE /__ltxmock/requests        clear the journal
-POST   /__ltxmock/reset           forget tasks, faults and journal
+GET    /__ltxmock/deliveries      webhooks and uploads, each with its attempts
+                                  (?task=<taskUUID>)
+POST   /__ltxmock/reset           forget tasks, faults, journal, files and deliveries
 """
 
 from __future__ import annotations
@@ -85,6 +87,12 @@ def list_requests() -> Response:
 def clear_requests() -> Response:
     current_service().journal.clear()
     return json_response(200, {"requests": []})
+
+
+@admin.get("/deliveries")
+def list_deliveries() -> Response:
+    task = request.args.get("task") or None
+    return json_response(200, {"deliveries": current_service().deliveries.to_json(task)})
 
 
 @admin.post("/reset")

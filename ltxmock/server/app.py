@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from .admin import admin
 from .config import MockConfig
 from .errors import http_error, internal_server_error
+from .media import media
 from .rest import current_service, json_response, rest
 from .service import MockService, Reply
 from .ws import register_websocket
@@ -31,6 +32,7 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
     app.extensions["ltxmock"] = MockService(config)
     app.register_blueprint(rest)
     app.register_blueprint(admin)
+    app.register_blueprint(media)  # the videoURLs: /video/os/<6 hex>/ws/2/vi/<uuid>.<ext>
     register_websocket(app)  # ws://HOST:PORT/v1, same port as REST
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(Exception, _unexpected)

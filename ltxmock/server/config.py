@@ -13,6 +13,8 @@ MIB = 1024 * 1024
 DATABASE_NAME = "ltxmock.sqlite3"
 
 WebhookEnvelope = Literal["flat", "wrapped"]
+RenderMode = Literal["eager", "lazy"]
+RenderExecutor = Literal["process", "thread"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,25 @@ class MockConfig:
     ws_resume_window: float = 120.0
     ws_max_message_bytes: int = 1 * MIB
     ws_send_timeout: float = 10.0
+    # Results (renders.py, deliveries.py). "eager" renders each video at submit
+    # time and reports success only once its file exists (the real API's
+    # order); "lazy" reports success at the latency and renders on the first
+    # download or delivery (instant protocol tests). Renders run in a process
+    # pool by default (bench/render_pipeline.py): on a quiet 2-core machine a
+    # thread pool keeps getResponse p99 as low (~5 ms during a 4K render, the
+    # encoders release the GIL), but under CPU contention its p99 doubled
+    # (51 vs 24 ms), and a process also isolates encoder crashes and memory.
+    render_mode: RenderMode = "eager"
+    render_executor: RenderExecutor = "process"
+    render_workers: int = 1
+    # Webhooks and uploadEndpoint PUTs: timeout per attempt, attempts in all,
+    # exponential backoff with full jitter (the skill's 250 ms doubling, 8 s
+    # cap), and how often an idle dispatcher looks for due deliveries.
+    delivery_timeout: float = 5.0
+    delivery_max_attempts: int = 8
+    delivery_backoff: float = 0.25
+    delivery_backoff_cap: float = 8.0
+    delivery_poll_interval: float = 0.1
     # Wall-clock seconds; tests inject a fake clock instead of sleeping.
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
 
@@ -70,6 +91,17 @@ class MockConfig:
                 (self.ws_resume_window < 0, "ws_resume_window must be >= 0 seconds"),
                 (self.ws_max_message_bytes < 1, "ws_max_message_bytes must be positive"),
                 (self.ws_send_timeout <= 0, "ws_send_timeout must be > 0 seconds"),
+                (self.render_mode not in ("eager", "lazy"), "render_mode: eager/lazy"),
+                (
+                    self.render_executor not in ("process", "thread"),
+                    "render_executor: process/thread",
+                ),
+                (self.render_workers < 1, "render_workers must be positive"),
+                (self.delivery_timeout <= 0, "delivery_timeout must be > 0 seconds"),
+                (self.delivery_max_attempts < 1, "delivery_max_attempts must be positive"),
+                (self.delivery_backoff < 0, "delivery_backoff must be >= 0 seconds"),
+                (self.delivery_backoff_cap < 0, "delivery_backoff_cap must be >= 0 seconds"),
+                (self.delivery_poll_interval <= 0, "delivery_poll_interval must be > 0"),
                 (
                     self.webhook_envelope not in ("flat", "wrapped"),
                     "webhook_envelope: flat/wrapped",
@@ -85,6 +117,11 @@ class MockConfig:
     def replace(self, **overrides: Any) -> MockConfig:
         """A copy with some fields changed (unknown names raise TypeError)."""
         return dataclasses.replace(self, **overrides)
+
+    @property
+    def media_dir(self) -> Path | None:
+        """Where rendered videos live (None: a temporary directory per service)."""
+        return self.data_dir / "media" if self.data_dir is not None else None
 
     @property
     def database_path(self) -> Path | None:

@@ -2,7 +2,9 @@
 
 Nothing advances a task: ``poll(record, now=...)`` derives the state from when
 it was submitted and its latency, so every process (and every restart) gives
-the same answer, and tests move time by passing ``now``.
+the same answer, and tests move time by passing ``now``. The one input from
+outside is whether each result's video file is rendered (``ResultState``): a
+result whose latency has passed but whose file is not ready stays processing.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .cost import result_cost
-from .errors import ErrorItem
-from .faults import Fault
+from .errors import ErrorItem, error_item
+from .faults import TASK_FAILURE_DOCS, Fault
 from .store import TaskRecord
 
 # Fixed, so a task's videoUUIDs are the same in every process and run.
@@ -23,6 +26,19 @@ VIDEO_NAMESPACE = uuid.UUID("6f1f3c3e-2f2a-5d0c-9a57-1c7e0d4b8a11")
 DEFAULT_FORMAT = "MP4"
 
 Item = dict[str, Any]
+RENDER_FAILED = "processingFailed"
+RENDERING_PROGRESS = 99  # latency over, file still being written
+
+
+@dataclass(frozen=True)
+class ResultState:
+    """Whether one result's video file exists; ``error`` if its render failed."""
+
+    ready: bool
+    error: str | None = None
+
+
+READY = ResultState(ready=True)
 
 
 def canonical_json(task: Mapping[str, Any]) -> str:
@@ -75,9 +91,13 @@ def video_uuid(task_uuid: str, index: int) -> str:
 def video_url(base_url: str, record: TaskRecord, index: int) -> str:
     """Shaped like the real ``…/video/os/<6 hex>/ws/2/vi/<videoUUID>.mp4``."""
     video = video_uuid(record.task_uuid, index)
-    shard = hashlib.sha256(video.encode()).hexdigest()[:6]
     extension = str(record.params.get("outputFormat", DEFAULT_FORMAT)).lower()
-    return f"{base_url.rstrip('/')}/video/os/{shard}/ws/2/vi/{video}.{extension}"
+    return f"{base_url.rstrip('/')}/video/os/{url_shard(video)}/ws/2/vi/{video}.{extension}"
+
+
+def url_shard(video: str) -> str:
+    """The ``<6 hex>`` path segment of a videoURL: derived from its videoUUID."""
+    return hashlib.sha256(video.lower().encode()).hexdigest()[:6]
 
 
 def progress(record: TaskRecord, now: float) -> int:
@@ -88,33 +108,73 @@ def progress(record: TaskRecord, now: float) -> int:
     return min(99, int(100 * elapsed / record.latency))
 
 
-def poll(record: TaskRecord, *, now: float, base_url: str) -> tuple[list[Item], list[ErrorItem]]:
-    """The cumulative state at ``now``: (data items, errors items)."""
+def poll(
+    record: TaskRecord,
+    *,
+    now: float,
+    base_url: str,
+    results: Sequence[ResultState] | None = None,
+) -> tuple[list[Item], list[ErrorItem]]:
+    """The cumulative state at ``now``: (data items, errors items).
+
+    ``results`` (one per result) says which files are rendered; None: all are.
+    """
     if now < record.completes_at:
-        percent = progress(record, now)
-        item = {
-            "taskType": record.task_type,
-            "taskUUID": record.task_uuid,
-            "status": "processing",
-            "progress": percent,
-        }
-        return [dict(item) for _ in range(record.number_results)], []
+        return [processing_item(record, progress(record, now))] * record.number_results, []
     if record.failure_code is not None:
         # One failure for the whole task: its results are indistinguishable
         # without a videoUUID, and the SDKs stop at the first error anyway.
-        failure = Fault.task_failure(record.failure_code, message=record.failure_message)
-        return [], [failure.task_error(record.task_uuid, record.task_type)]
-    include_cost = record.params.get("includeCost") is True
-    results = []
+        return [], [task_failure_item(record)]
+    data: list[Item] = []
+    errors: list[ErrorItem] = []
     for index in range(record.number_results):
-        result: Item = {
-            "taskType": record.task_type,
-            "taskUUID": record.task_uuid,
-            "status": "success",
-            "videoUUID": video_uuid(record.task_uuid, index),
-            "videoURL": video_url(base_url, record, index),
-        }
-        if include_cost:
-            result["cost"] = result_cost(record.params)
-        results.append(result)
-    return results, []
+        state = results[index] if results is not None else READY
+        if state.error is not None:
+            errors.append(render_failure_item(record, state.error))
+        elif state.ready:
+            data.append(success_item(record, index, base_url))
+        else:
+            data.append(processing_item(record, RENDERING_PROGRESS))
+    return [dict(item) for item in data], errors
+
+
+def processing_item(record: TaskRecord, percent: int) -> Item:
+    # No *URL key: the SDKs would take it for a finished result.
+    return {
+        "taskType": record.task_type,
+        "taskUUID": record.task_uuid,
+        "status": "processing",
+        "progress": percent,
+    }
+
+
+def success_item(record: TaskRecord, index: int, base_url: str) -> Item:
+    """Result ``index`` as getResponse (and the webhook) shows it once it is done."""
+    result: Item = {
+        "taskType": record.task_type,
+        "taskUUID": record.task_uuid,
+        "status": "success",
+        "videoUUID": video_uuid(record.task_uuid, index),
+        "videoURL": video_url(base_url, record, index),
+    }
+    if record.params.get("includeCost") is True:
+        result["cost"] = result_cost(record.params)
+    return result
+
+
+def task_failure_item(record: TaskRecord) -> ErrorItem:
+    """The error of a task an injected fault made fail."""
+    failure = Fault.task_failure(record.failure_code or "", message=record.failure_message)
+    return failure.task_error(record.task_uuid, record.task_type)
+
+
+def render_failure_item(record: TaskRecord, detail: str) -> ErrorItem:
+    """The error of a result whose video could not be rendered (a mock-side failure)."""
+    return error_item(
+        RENDER_FAILED,
+        f"The video could not be generated: {detail}",
+        documentation=TASK_FAILURE_DOCS,
+        task_uuid=record.task_uuid,
+        task_type=record.task_type,
+        status="error",
+    )

@@ -83,6 +83,19 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         help="how long results stay pollable if a task sets no ttl (default %(default)s)",
     )
     add("--public-base-url", metavar="URL", help="prefix of videoURLs (default: the request's)")
+    add(
+        "--webhook-envelope",
+        choices=("flat", "wrapped"),
+        default=default.webhook_envelope,
+        help='webhook body: the result item, or {"data": [item]} (default %(default)s)',
+    )
+    add(
+        "--render-mode",
+        choices=("eager", "lazy"),
+        default=default.render_mode,
+        help="eager: render at submit, success once the file exists; lazy: success at "
+        "--latency, render on first download (default %(default)s)",
+    )
     add("--workers", type=int, default=1, help="worker processes (default %(default)s)")
     add(
         "--threads",
@@ -106,6 +119,8 @@ def run_serve(args: argparse.Namespace) -> int:
             max_body_bytes=args.max_body_bytes,
             result_ttl=args.result_ttl,
             public_base_url=args.public_base_url,
+            webhook_envelope=args.webhook_envelope,
+            render_mode=args.render_mode,
         )
     except ValueError as exc:
         print(f"ltxmock serve: {exc}", file=sys.stderr)

@@ -26,6 +26,7 @@ from ltxmock.validators import RequestValidator, default_validator
 from . import lifecycle
 from .auth import AUTHENTICATION, authenticate, fingerprint
 from .config import MockConfig
+from .deliveries import Deliveries
 from .errors import (
     ApiError,
     ErrorItem,
@@ -36,7 +37,8 @@ from .errors import (
 )
 from .faults import Fault, FaultBook
 from .journal import Journal
-from .store import TaskStore
+from .renders import Renders
+from .store import TaskRecord, TaskStore
 
 Transport = Literal["rest", "ws"]
 GET_RESPONSE, PING, VIDEO_INFERENCE = "getResponse", "ping", "videoInference"
@@ -89,7 +91,8 @@ class Reply:
 
 
 class MockService:
-    """The mock's behaviour and state: ``handle`` requests; ``faults``, ``journal``."""
+    """The mock's behaviour and state: ``handle`` requests; ``faults``, ``journal``,
+    ``results`` (the rendered videos) and ``deliveries`` (webhooks, uploads)."""
 
     def __init__(
         self,
@@ -104,6 +107,9 @@ class MockService:
         self.journal = Journal(self.store, limit=self.config.journal_limit)
         self._validator = validator
         self._last_purge = -math.inf
+        self.results = Renders(self.config, self.store, lambda: self.validator)
+        self.deliveries = Deliveries(self.config, self.store, self.results)
+        self.deliveries.resume()  # a restart picks up what the last run left pending
 
     @property
     def validator(self) -> RequestValidator:
@@ -170,10 +176,13 @@ class MockService:
             log.exception("could not write the request journal")
 
     def reset(self) -> None:
-        """Forget all tasks, fault rules and journal entries (every worker)."""
+        """Forget all tasks, fault rules, journal entries, files and deliveries."""
         self.store.reset()
+        self.results.clear()
 
     def close(self) -> None:
+        self.deliveries.close()
+        self.results.close()
         self.store.close()
 
     # -- the protocol ---------------------------------------------------------
@@ -208,6 +217,7 @@ class MockService:
         data: list[dict[str, Any]] = []
         errors: list[ErrorItem] = []
         conflicts: list[ErrorItem] = []
+        accepted: list[TaskRecord] = []
         submits = any(task.get("taskType") == VIDEO_INFERENCE for task in body)
         # One write transaction when tasks are submitted: all of them, or none.
         scope: AbstractContextManager[Any] = self.store.transaction() if submits else nullcontext()
@@ -223,20 +233,27 @@ class MockService:
                     data.extend(items)
                     errors.extend(failures)
                 elif task_type == VIDEO_INFERENCE:
-                    answer = self._submit(task, owner, at, task_fault)
+                    answer = self._submit(task, owner, base_url, at, task_fault, accepted)
                     # An ack has no "code"; a conflict is an error item.
                     (conflicts if "code" in answer else data).append(answer)
                 else:
                     raise ApiError(400, [_not_runnable(task)])
             if conflicts:
                 raise ApiError(400, conflicts)  # rolls the whole request back
+        self._accepted(accepted)
         fault_label = task_fault.label if task_fault is not None and submits else None
         if errors and not data and all(e["code"] == "taskNotFound" for e in errors):
             return Reply.envelope(data, errors, status=self.config.not_found_status)
         return Reply.envelope(data, errors, fault=fault_label)
 
     def _submit(
-        self, task: Mapping[str, Any], owner: str, at: float, task_fault: Fault | None
+        self,
+        task: Mapping[str, Any],
+        owner: str,
+        base_url: str,
+        at: float,
+        task_fault: Fault | None,
+        accepted: list[TaskRecord],
     ) -> dict[str, Any]:
         task_uuid = task["taskUUID"]
         known = self.store.get_task(task_uuid, now=at)
@@ -256,7 +273,21 @@ class MockService:
             failure=failure,
         )
         self.store.put_task(record)
+        # Same transaction: where its files will be, and what to deliver.
+        self.store.put_media(self.results.media_rows(record))
+        self.deliveries.schedule(record, base_url=base_url, now=at)
+        accepted.append(record)
         return lifecycle.ack(record)
+
+    def _accepted(self, records: list[TaskRecord]) -> None:
+        """After the commit: start rendering (eager mode) and dispatching."""
+        for record in records:
+            if self.config.render_mode == "eager":
+                self.results.start(record)
+            if isinstance(record.params.get("webhookURL"), str) or isinstance(
+                record.params.get("uploadEndpoint"), str
+            ):
+                self.deliveries.start()
 
     def _poll(
         self, task_uuid: str, owner: str, base_url: str, at: float
@@ -264,12 +295,20 @@ class MockService:
         record = self.store.get_task(task_uuid, now=at)
         if record is None or record.key_fingerprint != owner:
             return [], [task_not_found(task_uuid)]  # other keys' tasks are invisible
-        return lifecycle.poll(record, now=at, base_url=base_url)
+        states = None
+        if (
+            self.config.render_mode == "eager"
+            and at >= record.completes_at
+            and record.failure_code is None
+        ):
+            states = self.results.states(record)  # kicks a render nobody is doing
+        return lifecycle.poll(record, now=at, base_url=base_url, results=states)
 
     def _maybe_purge(self, at: float) -> None:
         if at - self._last_purge >= PURGE_EVERY:
             self._last_purge = at
             self.store.purge_expired(now=at)
+            self.results.delete_files(self.store.purge_expired_media(now=at))
 
 
 def _pong(task: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,13 +1,16 @@
 """TaskStore: the mock's only state, in SQLite, shareable between processes.
 
-One file (``<data_dir>/ltxmock.sqlite3``, WAL mode) holds tasks, fault rules and
-the request journal, so every worker process sees the same world. Without a
+One file (``<data_dir>/ltxmock.sqlite3``, WAL mode) holds tasks, fault rules,
+the request journal, the result files (``media``) and pending webhook/upload
+deliveries, so every worker process sees the same world and a restart resumes
+what was pending. Without a
 data dir the database lives in memory (one process). Task *state* is never
 stored: it is computed from what was stored (submit time, latency) at poll time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -20,7 +23,10 @@ from typing import Any
 from .faults import Fault
 from .journal import JournalEntry
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+# Versions whose databases this one can open: the tables it added are created
+# by the CREATE IF NOT EXISTS statements below, nothing else changed.
+_UPGRADABLE = ("1",)
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE IF NOT EXISTS tasks (
@@ -59,6 +65,48 @@ _SCHEMA = (
         request_json TEXT NOT NULL,
         response_json TEXT NOT NULL
     )""",
+    # One row per result video: where its file is (a RenderCache file name,
+    # never user input) and why its render failed, if it did.
+    """CREATE TABLE IF NOT EXISTS media (
+        video_uuid TEXT PRIMARY KEY COLLATE NOCASE,
+        task_uuid TEXT NOT NULL COLLATE NOCASE,
+        result_index INTEGER NOT NULL,
+        file_name TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        error TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS media_by_task ON media (task_uuid, result_index)",
+    "CREATE INDEX IF NOT EXISTS media_by_expiry ON media (expires_at)",
+    # Webhook POSTs and uploadEndpoint PUTs still to send (or sent/failed).
+    # due_at is on the service clock; lease_until on the real one (it guards
+    # against dead processes, not against simulated time).
+    """CREATE TABLE IF NOT EXISTS deliveries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_uuid TEXT NOT NULL COLLATE NOCASE,
+        result_index INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        url TEXT NOT NULL,
+        base_url TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        due_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'pending',
+        lease_owner TEXT,
+        lease_until REAL,
+        last_error TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, due_at)",
+    """CREATE TABLE IF NOT EXISTS delivery_attempts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        delivery_id INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        at REAL NOT NULL,
+        status INTEGER,
+        error TEXT,
+        outcome TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS attempts_by_delivery ON delivery_attempts (delivery_id)",
 )
 
 
@@ -90,6 +138,66 @@ class TaskRecord:
     @property
     def expires_at(self) -> float:
         return self.completes_at + self.ttl
+
+
+@dataclass(frozen=True)
+class MediaRow:
+    """Result ``result_index`` of a task: its file in the media directory."""
+
+    video_uuid: str
+    task_uuid: str
+    result_index: int
+    file_name: str  # "<64 hex>.<ext>", a RenderCache entry
+    content_type: str
+    expires_at: float
+    error: str | None = None  # why its render failed
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    task_uuid: str
+    result_index: int
+    kind: str  # "upload" | "webhook"
+    url: str
+    base_url: str  # prefix of the videoURL the webhook announces
+    created_at: float
+    due_at: float
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """A webhook POST or upload PUT and where it stands."""
+
+    id: int
+    task_uuid: str
+    result_index: int
+    kind: str
+    url: str
+    base_url: str
+    created_at: float
+    due_at: float
+    attempts: int
+    state: str  # pending | delivered | failed | skipped
+    lease_owner: str | None = None
+    lease_until: float | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    """One try at sending a delivery, as the delivery log shows it."""
+
+    id: int
+    delivery_id: int
+    task_uuid: str
+    result_index: int
+    kind: str
+    url: str
+    attempt: int
+    at: float
+    status: int | None
+    error: str | None
+    outcome: str  # the delivery's state after this attempt
 
 
 class TaskStore:
@@ -180,6 +288,8 @@ class TaskStore:
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             if row is None:
                 conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            elif row[0] in _UPGRADABLE:
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
             elif row[0] != SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.description} has schema version {row[0]}, this ltxmock uses "
@@ -195,9 +305,16 @@ class TaskStore:
         self._local = threading.local()
 
     def reset(self) -> None:
-        """Forget every task, fault rule and journal entry."""
+        """Forget every task, fault rule, journal entry, result file row and delivery."""
         with self.transaction() as conn:
-            for table in ("tasks", "faults", "journal"):
+            for table in (
+                "tasks",
+                "faults",
+                "journal",
+                "media",
+                "deliveries",
+                "delivery_attempts",
+            ):
                 conn.execute(f"DELETE FROM {table}")
 
     # -- tasks -----------------------------------------------------------------
@@ -318,6 +435,163 @@ class TaskStore:
     def clear_journal(self) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM journal")
+
+    # -- result files ----------------------------------------------------------
+    def put_media(self, rows: Collection[MediaRow]) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO media VALUES (?,?,?,?,?,?,?)",
+                [
+                    (r.video_uuid, r.task_uuid, r.result_index, r.file_name, r.content_type,
+                     r.expires_at, r.error)
+                    for r in rows
+                ],
+            )  # fmt: skip
+
+    def media(self, video_uuid: str) -> MediaRow | None:
+        """The row of one result video (expired or not: the caller decides)."""
+        with self._reading() as conn:
+            row = conn.execute("SELECT * FROM media WHERE video_uuid = ?", (video_uuid,)).fetchone()
+        return MediaRow(*row) if row is not None else None
+
+    def media_for_task(self, task_uuid: str) -> list[MediaRow]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT * FROM media WHERE task_uuid = ? ORDER BY result_index", (task_uuid,)
+            ).fetchall()
+        return [MediaRow(*row) for row in rows]
+
+    def set_media_error(self, video_uuid: str, error: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE media SET error = ? WHERE video_uuid = ?", (error, video_uuid))
+
+    def purge_expired_media(self, *, now: float) -> list[str]:
+        """Delete expired rows; returns the file names no live row still uses."""
+        with self.transaction() as conn:
+            names = {
+                r[0]
+                for r in conn.execute("SELECT file_name FROM media WHERE expires_at <= ?", (now,))
+            }
+            conn.execute("DELETE FROM media WHERE expires_at <= ?", (now,))
+            if not names:
+                return []
+            marks = ",".join("?" * len(names))
+            kept = {
+                r[0]
+                for r in conn.execute(
+                    f"SELECT file_name FROM media WHERE file_name IN ({marks})", tuple(names)
+                )
+            }
+        return sorted(names - kept)
+
+    def media_file_in_use(self, file_name: str, *, now: float) -> bool:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM media WHERE file_name = ? AND expires_at > ? LIMIT 1",
+                (file_name, now),
+            ).fetchone()
+        return row is not None
+
+    # -- deliveries ------------------------------------------------------------
+    def add_deliveries(self, rows: Collection[NewDelivery]) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO deliveries (task_uuid, result_index, kind, url, base_url, "
+                "created_at, due_at) VALUES (?,?,?,?,?,?,?)",
+                [
+                    (d.task_uuid, d.result_index, d.kind, d.url, d.base_url, d.created_at, d.due_at)
+                    for d in rows
+                ],
+            )
+
+    def has_pending_deliveries(self) -> bool:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM deliveries WHERE state = 'pending' LIMIT 1"
+            ).fetchone()
+        return row is not None
+
+    def claim_deliveries(
+        self, owner: str, *, now: float, wall: float, lease: float, limit: int
+    ) -> list[DeliveryRow]:
+        """Lease up to ``limit`` due deliveries to ``owner``, atomically.
+
+        A webhook waits while an upload of the same result is still pending:
+        the file is PUT before the result is announced.
+        """
+        if limit < 1:
+            return []
+        with self.transaction() as conn:
+            rows = conn.execute(
+                "SELECT * FROM deliveries AS d WHERE state = 'pending' AND due_at <= ? "
+                "AND (lease_until IS NULL OR lease_until < ?) "
+                "AND NOT (kind = 'webhook' AND EXISTS (SELECT 1 FROM deliveries AS u "
+                "WHERE u.task_uuid = d.task_uuid AND u.result_index = d.result_index "
+                "AND u.kind = 'upload' AND u.state = 'pending')) "
+                "ORDER BY due_at, id LIMIT ?",
+                (now, wall, limit),
+            ).fetchall()
+            conn.executemany(
+                "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id = ?",
+                [(owner, wall + lease, row[0]) for row in rows],
+            )
+        return [
+            dataclasses.replace(DeliveryRow(*row), lease_owner=owner, lease_until=wall + lease)
+            for row in rows
+        ]
+
+    def release_delivery(self, delivery_id: int, owner: str) -> None:
+        """Give a lease back without an attempt (its file is not rendered yet)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL "
+                "WHERE id = ? AND lease_owner = ?",
+                (delivery_id, owner),
+            )
+
+    def finish_attempt(
+        self,
+        delivery_id: int,
+        owner: str,
+        *,
+        at: float,
+        attempt: int | None,
+        status: int | None,
+        error: str | None,
+        state: str,
+        due_at: float | None = None,
+    ) -> None:
+        """Record one attempt (``attempt`` None: settled without sending) and release."""
+        with self.transaction() as conn:
+            if attempt is not None:
+                conn.execute(
+                    "INSERT INTO delivery_attempts (delivery_id, attempt, at, status, error, "
+                    "outcome) VALUES (?,?,?,?,?,?)",
+                    (delivery_id, attempt, at, status, error, state),
+                )
+            conn.execute(
+                "UPDATE deliveries SET state = ?, attempts = COALESCE(?, attempts), "
+                "due_at = COALESCE(?, due_at), last_error = ?, lease_owner = NULL, "
+                "lease_until = NULL WHERE id = ? AND lease_owner = ?",
+                (state, attempt, due_at, error, delivery_id, owner),
+            )
+
+    def deliveries(self, *, task_uuid: str | None = None) -> list[DeliveryRow]:
+        where, args = ("WHERE task_uuid = ?", (task_uuid,)) if task_uuid else ("", ())
+        with self._reading() as conn:
+            rows = conn.execute(f"SELECT * FROM deliveries {where} ORDER BY id", args).fetchall()
+        return [DeliveryRow(*row) for row in rows]
+
+    def delivery_attempts(self, *, task_uuid: str | None = None) -> list[AttemptRow]:
+        where, args = ("WHERE d.task_uuid = ?", (task_uuid,)) if task_uuid else ("", ())
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT a.id, a.delivery_id, d.task_uuid, d.result_index, d.kind, d.url, "
+                "a.attempt, a.at, a.status, a.error, a.outcome FROM delivery_attempts AS a "
+                f"JOIN deliveries AS d ON d.id = a.delivery_id {where} ORDER BY a.id",
+                args,
+            ).fetchall()
+        return [AttemptRow(*row) for row in rows]
 
 
 def _dumps(value: Any) -> str:
