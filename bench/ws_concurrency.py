@@ -330,6 +330,9 @@ def serve(
             "--threads", str(threads),
             "--data-dir", data_dir,
             "--api-key", API_KEY,
+            # This measures sockets and the task lifecycle; rendering 200 videos would
+            # only measure the encoder (bench/render_pipeline.py does that).
+            "--render-mode", "lazy",
         ]  # fmt: skip
         log_path = Path(data_dir) / "serve.log"
         with log_path.open("wb") as server_log:
