@@ -24,7 +24,9 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
 
     The ``MockService`` (state, faults, journal) is ``app.extensions["ltxmock"]``.
     """
-    config = config or MockConfig()
+    # With no config (a WSGI server importing 'ltxmock.server:create_app()'), the
+    # environment decides: LTXMOCK_DATA_DIR lets several workers share one store.
+    config = config or MockConfig.from_env()
     if overrides:
         config = config.replace(**overrides)
     app = Flask("ltxmock.server")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 MIB = 1024 * 1024
+ENV_PREFIX = "LTXMOCK_"
 DATABASE_NAME = "ltxmock.sqlite3"
 
 WebhookEnvelope = Literal["flat", "wrapped"]
@@ -113,6 +115,37 @@ class MockConfig:
         ]
         if problems:
             raise ValueError("invalid MockConfig: " + "; ".join(problems))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> MockConfig:
+        """Settings from ``LTXMOCK_<FIELD>`` variables (``LTXMOCK_DATA_DIR=/var/ltx``).
+
+        For a WSGI server that imports ``ltxmock.server:create_app()`` itself, e.g.
+        ``LTXMOCK_DATA_DIR=./data gunicorn -w 4 'ltxmock.server:create_app()'``.
+        ``LTXMOCK_API_KEYS`` is comma-separated. Unknown ``LTXMOCK_`` names are
+        ignored (other tools share the prefix, e.g. ``LTXMOCK_SPEC_DIR``).
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in dataclasses.fields(cls):
+            raw = env.get(f"{ENV_PREFIX}{spec.name.upper()}")
+            if raw is None or spec.name == "clock":
+                continue
+            kind = type(getattr(cls(), spec.name))
+            try:
+                if spec.name == "api_keys":
+                    values[spec.name] = tuple(k for k in raw.split(",") if k)
+                elif spec.name in ("data_dir", "public_base_url"):
+                    values[spec.name] = raw or None
+                elif kind in (int, float):
+                    values[spec.name] = kind(raw)
+                else:
+                    values[spec.name] = raw
+            except ValueError:
+                raise ValueError(
+                    f"{ENV_PREFIX}{spec.name.upper()}={raw!r}: expected a {kind.__name__}"
+                ) from None
+        return cls(**values)
 
     def replace(self, **overrides: Any) -> MockConfig:
         """A copy with some fields changed (unknown names raise TypeError)."""
