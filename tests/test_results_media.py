@@ -245,6 +245,9 @@ def test_head_answers_the_headers_without_a_body(shared: MockClient, finished: s
     assert head.headers["Content-Type"] == "video/mp4"
     assert head.headers["Accept-Ranges"] == "bytes"
     assert head.headers["ETag"] == full.headers["ETag"]
+    # Saved under the URL's own name, never the cache file's.
+    file_name = finished.rsplit("/", 1)[1]
+    assert full.headers["Content-Disposition"] == f"inline; filename={file_name}"
 
 
 def test_range_requests_get_206_with_content_range(shared: MockClient, finished: str) -> None:

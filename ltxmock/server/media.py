@@ -76,6 +76,8 @@ def video(shard: str, name: str) -> Response:
             conditional=True,
             etag=True,
             max_age=None,
+            # Saved as <videoUUID>.<ext>, like the URL, not as the cache file's name.
+            download_name=f"{video_uuid}.{extension}",
         )
     except FileNotFoundError:  # purged between the check and the open
         return _not_found()
