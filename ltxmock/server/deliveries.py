@@ -208,6 +208,8 @@ class Deliveries:
             try:
                 self._tick()
             except Exception:
+                if self._stop.is_set():
+                    break  # the store closed under us: nothing left to do
                 log.exception("the delivery dispatcher failed; retrying")
             self._wake.wait(self.config.delivery_poll_interval)
             self._wake.clear()
@@ -240,6 +242,8 @@ class Deliveries:
         try:
             self._deliver(delivery)
         except Exception:
+            if self._stop.is_set():
+                return  # closing: the lease runs out and a later run resends it
             log.exception("delivery %s failed unexpectedly", delivery.id)
             self._store.release_delivery(delivery.id, self.owner)
         finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Mapping
@@ -23,6 +24,7 @@ from typing import Any
 from .faults import Fault
 from .journal import JournalEntry
 
+log = logging.getLogger("ltxmock.server")
 SCHEMA_VERSION = "2"
 # Versions whose databases this one can open: the tables it added are created
 # by the CREATE IF NOT EXISTS statements below, nothing else changed.
@@ -216,6 +218,9 @@ class TaskStore:
         self._shared: sqlite3.Connection | None = None
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
+        self._state = threading.Condition()
+        self._active = 0
+        self._closed = False
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -261,9 +266,30 @@ class TaskStore:
         return self._lock if self._lock is not None else nullcontext()
 
     @contextmanager
+    def _operation(self) -> Iterator[None]:
+        """Count a use of the connections, so ``close`` can wait for it to end.
+
+        Closing a connection while another thread runs a statement on it
+        crashes inside SQLite (a segfault, not an exception); background
+        threads (deliveries, render callbacks) may still be mid-query when
+        the service closes.
+        """
+        with self._state:
+            if self._closed:
+                raise StoreError(f"the store {self.description} is closed")
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._state:
+                self._active -= 1
+                if not self._active:
+                    self._state.notify_all()
+
+    @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic write transaction; nested calls join the outer one."""
-        with self._guard():
+        with self._operation(), self._guard():
             conn = self._conn()
             if conn.in_transaction:
                 yield conn
@@ -278,7 +304,7 @@ class TaskStore:
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._guard():
+        with self._operation(), self._guard():
             yield self._conn()
 
     def _create_schema(self) -> None:
@@ -296,7 +322,12 @@ class TaskStore:
                     f"{SCHEMA_VERSION}; point --data-dir at a new directory"
                 )
 
-    def close(self) -> None:
+    def close(self, *, wait: float = 10.0) -> None:
+        """Refuse new work, let running statements finish (up to ``wait`` s), close."""
+        with self._state:
+            self._closed = True
+            if not self._state.wait_for(lambda: not self._active, timeout=wait):
+                log.warning("closing the store with %d operations still running", self._active)
         with self._opened_lock:
             opened, self._opened = self._opened, []
         for conn in opened:
