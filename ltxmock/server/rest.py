@@ -3,14 +3,36 @@
 Everything HTTP-specific lives here: the body size limit (413), the content
 type and JSON decoding (400), the Bearer header, the fault header, and the
 mapping of a ``Reply`` to a response. Every answer is ``application/json``.
+
+``POST /v1`` is the hot path, so it is answered by a small WSGI layer in front
+of Flask (installed on every app the blueprint is registered on, the test
+client's included) that reads only what it needs from the environ: Flask's
+request and app contexts, URL matching and response object cost more than the
+protocol itself. The Flask view below answers identically (same function) and
+stays for routing (405s, the WebSocket on ``GET /v1``). Requests are handled
+one at a time per store (a thread lock, plus ``flock`` on a file next to a
+shared database): the GIL serializes the work anyway, and writers that queue
+on a lock wake at once, where SQLite's busy handler sleeps up to 100 ms.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import threading
+import weakref
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
+from werkzeug.urls import uri_to_iri
+from werkzeug.wsgi import get_content_length, get_host, get_input_stream
 
 from .auth import bearer_token
 from .errors import ApiError, error_item, invalid_json, payload_too_large, unsupported_content_type
@@ -19,8 +41,14 @@ from .service import MockService, Reply
 
 MAX_NESTING = 64  # real task bodies nest about 5 deep; deeper is an attack or a bug
 DRAIN_LIMIT = 64 * 1024 * 1024  # read (and drop) at most this much of a refused body
+REST_PATHS = ("/v1", "/v1/")
+FAULT_ENVIRON_KEY = "HTTP_" + FAULT_HEADER.upper().replace("-", "_")
+JSON_TYPE = "application/json"
 
 rest = Blueprint("ltxmock_rest", __name__)
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 def current_service() -> MockService:
@@ -28,9 +56,12 @@ def current_service() -> MockService:
     return service
 
 
+def encode(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    return Response(body, status=status, mimetype="application/json", headers=headers)
+    return Response(encode(payload), status=status, mimetype=JSON_TYPE, headers=headers)
 
 
 def reply_response(reply: Reply) -> Response:
@@ -40,51 +71,162 @@ def reply_response(reply: Reply) -> Response:
 @rest.post("/v1", provide_automatic_options=False)
 @rest.post("/v1/", provide_automatic_options=False)
 def inference() -> Response:
-    service = current_service()
+    # Normally answered by RestFastLane before Flask sees it; same function.
+    status, body = answer(current_service(), request.environ)
+    return Response(body, status=status, mimetype=JSON_TYPE)
+
+
+def answer(service: MockService, environ: dict[str, Any]) -> tuple[int, bytes]:
+    """Answer one ``POST /v1`` WSGI request: the status and the JSON body."""
+    path = environ.get("PATH_INFO") or "/"
     raw = b""
     try:
-        raw = _read_body(service.config.max_body_bytes)
+        raw = _read_body(environ, service.config.max_body_bytes)
         body = decode_json(raw)
-        fault = _fault_header()
+        fault = _fault_header(environ)
     except ApiError as error:
         # Refused before the protocol ran: journal it here, with the raw text.
         reply = Reply.from_error(error)
         text = raw.decode("utf-8", errors="replace")
-        service.record(
-            at=service.now(), transport="rest", path=request.path, body=text, reply=reply
+        with request_lock(service):
+            service.record(at=service.now(), transport="rest", path=path, body=text, reply=reply)
+        return reply.status, encode(reply.payload)
+    with request_lock(service):
+        reply = service.handle(
+            body,
+            api_key=bearer_token(environ.get("HTTP_AUTHORIZATION")),
+            transport="rest",
+            base_url=host_url(environ.get("wsgi.url_scheme", "http"), get_host(environ)),
+            fault=fault,
+            path=path,
         )
-        return reply_response(reply)
-    reply = service.handle(
-        body,
-        api_key=bearer_token(request.headers.get("Authorization")),
-        transport="rest",
-        base_url=request.host_url.rstrip("/"),
-        fault=fault,
-        path=request.path,
-    )
-    return reply_response(reply)
+    return reply.status, encode(reply.payload)
 
 
-def _read_body(limit: int) -> bytes:
-    declared = request.content_length
+class RestFastLane:
+    """WSGI middleware: ``POST /v1`` without Flask's per-request machinery.
+
+    Anything else goes to Flask. An unexpected exception is handed to the
+    app's own error handlers, so it is answered (and journaled) as in a view.
+    """
+
+    def __init__(self, app: Flask, inner: WsgiApp) -> None:
+        self.app = app
+        self.inner = inner
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") not in REST_PATHS:
+            return self.inner(environ, start_response)
+        try:
+            status, body = answer(self.app.extensions["ltxmock"], environ)
+        except Exception as exc:
+            with self.app.request_context(environ):
+                response = self.app.make_response(self.app.handle_user_exception(exc))
+            return response(environ, start_response)
+        headers = [("Content-Type", JSON_TYPE), ("Content-Length", str(len(body)))]
+        start_response(_status_line(status), headers)
+        return [body]
+
+
+@rest.record_once
+def _install_fast_lane(state: BlueprintSetupState) -> None:
+    app = state.app
+    if isinstance(app, Flask):  # always, for this blueprint; narrows sansio's App
+        app.wsgi_app = RestFastLane(app, app.wsgi_app)  # type: ignore[method-assign]
+
+
+@lru_cache(maxsize=64)
+def _status_line(status: int) -> str:
+    return f"{status} {HTTP_STATUS_CODES.get(status, 'unknown').upper()}"
+
+
+@lru_cache(maxsize=64)
+def host_url(scheme: str, host: str) -> str:
+    """``request.host_url`` without its trailing slash (werkzeug's reading, cached)."""
+    return uri_to_iri(f"{scheme}://{host}/").rstrip("/")
+
+
+class RequestLock:
+    """One request at a time per store: threads queue on a lock, processes on flock."""
+
+    def __init__(self, database: Path | None) -> None:
+        self._lock_path = database.with_name(database.name + ".lock") if database else None
+        self._pid = -1
+        self._thread_lock = threading.Lock()
+        self._fd = -1
+        self._reset()
+
+    def _reset(self) -> None:
+        # After a fork, start afresh: the parent's lock state means nothing here.
+        self._pid = os.getpid()
+        self._thread_lock = threading.Lock()
+        self._fd = -1
+        if self._lock_path is not None:
+            try:
+                self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:
+                self._fd = -1  # unwritable: SQLite's own locking still keeps us correct
+
+    def __enter__(self) -> None:
+        if self._pid != os.getpid():
+            self._reset()
+        self._thread_lock.acquire()
+        if self._fd >= 0:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._thread_lock.release()
+                raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if self._fd >= 0:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
+_locks: weakref.WeakKeyDictionary[MockService, RequestLock] = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+def request_lock(service: MockService) -> RequestLock:
+    """The lock that serializes ``service``'s request handling."""
+    lock = _locks.get(service)
+    if lock is None:
+        with _locks_guard:
+            lock = _locks.get(service)
+            if lock is None:
+                lock = _locks[service] = RequestLock(service.config.database_path)
+    return lock
+
+
+def _read_body(environ: dict[str, Any], limit: int) -> bytes:
+    declared = get_content_length(environ)
     if declared is not None and declared > limit:
-        _drain(declared)
+        _drain(declared, environ.get("wsgi.input"))
         raise payload_too_large(limit)
-    if not _is_json(request.mimetype):
-        raise unsupported_content_type(request.headers.get("Content-Type"))
+    content_type = environ.get("CONTENT_TYPE")
+    if not _is_json(parse_options_header(content_type or "")[0].lower()):
+        raise unsupported_content_type(content_type)
     # Chunked bodies declare no length: read one byte past the limit to notice.
-    raw = request.stream.read(limit + 1)
+    stream = get_input_stream(environ)
+    raw: bytes = stream.read(limit + 1)
     if len(raw) > limit:
-        _drain(DRAIN_LIMIT, request.stream)
+        _drain(DRAIN_LIMIT, stream)
         raise payload_too_large(limit)
     return raw
 
 
-def _drain(declared: int, stream: Any = None) -> None:
+def _drain(declared: int, stream: Any) -> None:
     """Read (and drop) a refused body, so the connection stays usable for the 413."""
     if declared > DRAIN_LIMIT:
         return
-    stream = stream if stream is not None else request.environ.get("wsgi.input")
     remaining = declared
     while stream is not None and remaining > 0:
         chunk = stream.read(min(remaining, 1 << 16))
@@ -136,8 +278,8 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _fault_header() -> Fault | None:
-    text = request.headers.get(FAULT_HEADER)
+def _fault_header(environ: dict[str, Any]) -> Fault | None:
+    text = environ.get(FAULT_ENVIRON_KEY)
     if not text:
         return None
     try:

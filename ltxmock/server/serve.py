@@ -96,7 +96,12 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         help="eager: render at submit, success once the file exists; lazy: success at "
         "--latency, render on first download (default %(default)s)",
     )
-    add("--workers", type=int, default=1, help="worker processes (default %(default)s)")
+    add(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="worker processes (default: one per usable CPU core, %(default)s here)",
+    )
     add(
         "--threads",
         type=int,
@@ -105,6 +110,14 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
     )
     add("--log-level", choices=LOG_LEVELS, default="warning", help="server log level")
     add("--access-log", action="store_true", help="log every request to stderr")
+
+
+def default_workers() -> int:
+    """One worker per CPU core this process may run on (its affinity, else cpu_count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def run_serve(args: argparse.Namespace) -> int:
