@@ -31,10 +31,11 @@ def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``serve`` on an argparse subparsers object (sets ``func``)."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "serve",
-        help="run a local mock of the Runware API (POST /v1) for LTX-2 Fast",
-        description="Serve a local mock of the Runware REST API for lightricks:2@1: "
-        "async videoInference, getResponse polling, ping, fault injection "
-        "and a request journal under /__ltxmock/.",
+        help="run a local mock of the Runware API (POST /v1 and the WebSocket)",
+        description="Serve a local mock of the Runware API (REST and WebSocket at /v1) "
+        "for the models of the OpenAPI documents in spec/ (or $LTXMOCK_SPEC_DIR): "
+        "async inference, getResponse polling, real video results, webhooks, "
+        "fault injection and a request journal under /__ltxmock/.",
     )
     _add_options(parser)
     parser.set_defaults(func=run_serve)
@@ -268,8 +269,11 @@ def _announce(arbiter: Any, config: MockConfig, workers: int, scratch: Path | No
     keys = f"{len(config.api_keys)} configured key(s)" if config.api_keys else "any non-empty key"
     # Never echo a configured key: the banner ends up in CI logs.
     example = "<one of your --api-key values>" if config.api_keys else "any-key"
+    from ltxmock.validators.documents import packaged_documents
+
+    models = ", ".join(f"{doc.air_id} ({doc.title})" for doc in packaged_documents())
     lines = [
-        f"ltxmock: Runware API mock for lightricks:2@1 (LTX-2 Fast) listening on {http}",
+        f"ltxmock: Runware API mock for {models} listening on {http}",
         f"  REST endpoint: POST {http}   (admin: http://{host}:{port}/__ltxmock/health)",
         f"  latency {config.latency:g} s, store {store}, auth: {keys}, workers {workers}, "
         f"max body {_size(config.max_body_bytes)}",
