@@ -76,14 +76,7 @@ def _warm() -> None:
     """Build the validator's lazily built engines before any example runs, so no first
     example pays for them and trips the dev profile's 200 ms deadline."""
     for validator in (default_validator(), TWO_MODELS):
-        targets = [validator.route({"taskType": t}, 1) for t in validator.task_types]
-        targets += [
-            validator.route({"taskType": d.task_type, "model": d.air_id}, 1)
-            for d in validator.documents
-        ]
-        for target in [*targets, validator.auth]:
-            if isinstance(target, TaskSchema):
-                assert target.detailed is not None
+        validator.warm_up()
 
 
 # -- valid_tasks ---------------------------------------------------------------------

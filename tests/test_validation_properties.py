@@ -249,14 +249,7 @@ PROBES = {
 def warm_up(validator: RequestValidator) -> None:
     """Build what the validator builds lazily (detailed engines) before examples run,
     so no first example pays for it and trips the dev profile's 200 ms deadline."""
-    targets = [validator.route({"taskType": t}, 1) for t in validator.task_types]
-    targets += [
-        validator.route({"taskType": d.task_type, "model": d.air_id}, 1)
-        for d in validator.documents
-    ]
-    for target in [*targets, validator.auth]:
-        if isinstance(target, TaskSchema):
-            assert target.detailed is not None
+    validator.warm_up()
 
 
 @pytest.fixture(autouse=True, scope="module")

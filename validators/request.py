@@ -131,6 +131,18 @@ class RequestValidator:
                 )
         return None
 
+    def warm_up(self) -> None:
+        """Build every explaining (jsonschema) validator now, not at the first failure.
+
+        For latency-sensitive callers: a server before it takes traffic, or tests
+        whose first failing example must not pay for the build.
+        """
+        for targets in self._by_task_type.values():
+            for target in targets:
+                _ = target.detailed
+        if self.auth is not None:
+            _ = self.auth.detailed
+
     # -- routing -------------------------------------------------------------
     def route(self, task: Mapping[str, Any], index: int) -> TaskSchema | PayloadError:
         """The schema for ``task``, or the error that says why there is none."""
