@@ -11,7 +11,9 @@ from ltxmock.server.serve import add_serve_command
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="ltxmock", description="Lint Runware LTX-2 Fast payloads."
+        prog="ltxmock",
+        description="Validate Runware task payloads against the model's OpenAPI document "
+        "(lint), and run a local mock of the Runware API (serve).",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_lint_command(subparsers)

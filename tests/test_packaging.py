@@ -56,3 +56,15 @@ def test_the_model_facts_come_from_the_document() -> None:
     assert doc.air_id == raw["info"]["x-air-id"] == "lightricks:2@1"
     assert doc.task_type == "videoInference"
     assert doc.item_schema == raw["components"]["schemas"]["RequestBody"]["items"]
+
+
+def test_python_dash_m_runs_the_cli_with_both_commands() -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "ltxmock", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert "lint" in run.stdout
+    assert "serve" in run.stdout

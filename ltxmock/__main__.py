@@ -1,0 +1,7 @@
+"""``python -m ltxmock``: the same as the ``ltxmock`` console script."""
+
+import sys
+
+from ltxmock.cli import main
+
+sys.exit(main())
