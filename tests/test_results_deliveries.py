@@ -259,3 +259,14 @@ def test_pending_webhooks_survive_a_sigkill(tmp_path: Path) -> None:
         )
         deliveries = second.admin("GET", "/deliveries").json()["deliveries"]
         assert {d["state"] for d in deliveries} == {"delivered"}
+
+
+def test_backoff_jitter_leaves_the_global_random_state_alone() -> None:
+    import random
+
+    from ltxmock.server.deliveries import backoff
+
+    before = random.getstate()
+    delays = [backoff(attempt, base=0.25, cap=8.0) for attempt in range(1, 9)]
+    assert random.getstate() == before
+    assert all(0.0 <= d <= min(8.0, 0.25 * 2 ** (n - 1)) for n, d in enumerate(delays, 1))

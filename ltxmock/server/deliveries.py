@@ -77,9 +77,15 @@ def plan(record: TaskRecord, *, base_url: str, now: float) -> list[NewDelivery]:
     return planned
 
 
+# Our own generator: drawing from the global one in a background thread changes the
+# random state of the process hosting the mock (a user's test run), which, for one,
+# Hypothesis reports as non-determinism in their strategies.
+_JITTER = random.Random()
+
+
 def backoff(attempt: int, *, base: float, cap: float) -> float:
     """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]."""
-    return random.uniform(0.0, min(cap, base * 2 ** max(0, attempt - 1)))
+    return _JITTER.uniform(0.0, min(cap, base * 2 ** max(0, attempt - 1)))
 
 
 def redact_url(url: str) -> str:
