@@ -26,6 +26,16 @@ SPEC = ROOT / "spec" / "lightricks-ltx-2-fast.openapi.json"
 PRISM_VERSION = "5.16"
 PRISM_DIR = WORK / "prism"
 API_KEY = "bench-key"
+# The payload every benchmark sends: a typical valid 1080p / 6 s LTX-2 Fast task
+# (each adds its own taskUUID and any extra fields).
+TYPICAL_TASK: dict[str, Any] = {
+    "taskType": "videoInference",
+    "model": "lightricks:2@1",
+    "positivePrompt": "A lighthouse on a basalt cliff at dusk, waves crashing below",
+    "width": 1920,
+    "height": 1080,
+    "duration": 6,
+}
 
 
 def log(message: str) -> None:

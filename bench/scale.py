@@ -26,6 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     API_KEY,
+    TYPICAL_TASK,
     Target,
     child_pids,
     free_port,
@@ -46,14 +47,7 @@ from ltxmock.server.service import MockService
 
 TARGET_RSS_MIB = 200.0
 TARGET_SLOWDOWN = 1.5  # p50 poll at 100k tasks vs empty (indexed lookups: ~1x)
-TASK: dict[str, Any] = {
-    "taskType": "videoInference",
-    "model": "lightricks:2@1",
-    "positivePrompt": "A lighthouse on a basalt cliff at dusk, waves crashing below",
-    "width": 1920,
-    "height": 1080,
-    "duration": 6,
-}
+TASK = TYPICAL_TASK
 
 
 def poll_latency(service: MockService, task_uuid: str, count: int = 3000) -> tuple[float, float]:

@@ -35,6 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     BENCH,
+    TYPICAL_TASK,
     Target,
     free_port,
     log,
@@ -48,14 +49,6 @@ from _common import (
 
 TARGET_RATIO = 2.0
 TARGET_P99_MS = 10.0
-KNOWN_TASK = {
-    "taskType": "videoInference",
-    "model": "lightricks:2@1",
-    "positivePrompt": "A lighthouse on a basalt cliff at dusk, waves crashing below",
-    "width": 1920,
-    "height": 1080,
-    "duration": 6,
-}
 
 
 @dataclass
@@ -117,7 +110,7 @@ def bench_ltxmock(opts: argparse.Namespace, data_dir: Path) -> tuple[dict[str, L
     with running(ltxmock_command(port, *extra), log_path=data_dir.parent / "ltxmock.log"):
         wait_http(f"{base}/__ltxmock/health")
         known = str(uuid.uuid4())
-        status, answer = post(f"{base}/v1", [{**KNOWN_TASK, "taskUUID": known}])
+        status, answer = post(f"{base}/v1", [{**TYPICAL_TASK, "taskUUID": known}])
         if status != 200:
             raise SystemExit(f"ltxmock refused the known task: {status} {answer}")
         results = drive("ltxmock", f"{base}/v1", known, opts)

@@ -26,20 +26,15 @@ from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Target, percentiles, report, time_calls
+from _common import TYPICAL_TASK, Target, percentiles, report, time_calls
 from ltxmock.validators import default_validator
 from ltxmock.validators.formats import RUST_FORMAT_OVERRIDES
 
 import ltxmock
 
 TASK: dict[str, Any] = {
-    "taskType": "videoInference",
+    **TYPICAL_TASK,
     "taskUUID": "6f1c2b52-4a5e-4c8e-9a57-2f0f3d1e9b10",
-    "model": "lightricks:2@1",
-    "positivePrompt": "A lighthouse on a basalt cliff at dusk, waves crashing below",
-    "width": 1920,
-    "height": 1080,
-    "duration": 6,
     "fps": 25,
     "outputFormat": "MP4",
     "deliveryMethod": "async",

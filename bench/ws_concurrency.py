@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,17 +45,10 @@ from typing import Any
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
-API_KEY = "bench-key"
-TASK = {
-    "taskType": "videoInference",
-    "model": "lightricks:2@1",
-    "positivePrompt": "A lighthouse on a basalt cliff at dusk, waves crashing below",
-    "duration": 6,
-    "width": 1920,
-    "height": 1080,
-    "includeCost": True,
-    "deliveryMethod": "async",
-}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import API_KEY, TYPICAL_TASK, free_port
+
+TASK = {**TYPICAL_TASK, "includeCost": True, "deliveryMethod": "async"}
 # TCP states in /proc/net/tcp that mean the server still holds a connection.
 _HELD_STATES = {"01": "ESTABLISHED", "08": "CLOSE_WAIT"}
 
@@ -287,13 +279,6 @@ def held_connections(port: int) -> int | None:
 
 
 # -- the server ---------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def wait_until_healthy(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
