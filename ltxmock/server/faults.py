@@ -234,6 +234,10 @@ class FaultBook:
     def clear(self) -> None:
         self._store.clear_faults()
 
+    def any(self) -> bool:
+        """Whether any rule is registered (one cheap read)."""
+        return self._store.has_faults()
+
     def next_for_request(self, task_types: Collection[str]) -> Fault | None:
         """Use up the rule (if any) that answers a request carrying these task types."""
         return self._store.take_fault("http", task_types)

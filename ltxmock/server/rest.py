@@ -9,23 +9,14 @@ of Flask (installed on every app the blueprint is registered on, the test
 client's included) that reads only what it needs from the environ: Flask's
 request and app contexts, URL matching and response object cost more than the
 protocol itself. The Flask view below answers identically (same function) and
-stays for routing (405s, the WebSocket on ``GET /v1``). Requests are handled
-one at a time per store (a thread lock, plus ``flock`` on a file next to a
-shared database): the GIL serializes the work anyway, and writers that queue
-on a lock wake at once, where SQLite's busy handler sleeps up to 100 ms.
+stays for routing (405s, the WebSocket on ``GET /v1``).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import threading
-import weakref
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
@@ -88,18 +79,16 @@ def answer(service: MockService, environ: dict[str, Any]) -> tuple[int, bytes]:
         # Refused before the protocol ran: journal it here, with the raw text.
         reply = Reply.from_error(error)
         text = raw.decode("utf-8", errors="replace")
-        with request_lock(service):
-            service.record(at=service.now(), transport="rest", path=path, body=text, reply=reply)
+        service.record(at=service.now(), transport="rest", path=path, body=text, reply=reply)
         return reply.status, encode(reply.payload)
-    with request_lock(service):
-        reply = service.handle(
-            body,
-            api_key=bearer_token(environ.get("HTTP_AUTHORIZATION")),
-            transport="rest",
-            base_url=host_url(environ.get("wsgi.url_scheme", "http"), get_host(environ)),
-            fault=fault,
-            path=path,
-        )
+    reply = service.handle(
+        body,
+        api_key=bearer_token(environ.get("HTTP_AUTHORIZATION")),
+        transport="rest",
+        base_url=host_url(environ.get("wsgi.url_scheme", "http"), get_host(environ)),
+        fault=fault,
+        path=path,
+    )
     return reply.status, encode(reply.payload)
 
 
@@ -144,66 +133,6 @@ def _status_line(status: int) -> str:
 def host_url(scheme: str, host: str) -> str:
     """``request.host_url`` without its trailing slash (werkzeug's reading, cached)."""
     return uri_to_iri(f"{scheme}://{host}/").rstrip("/")
-
-
-class RequestLock:
-    """One request at a time per store: threads queue on a lock, processes on flock."""
-
-    def __init__(self, database: Path | None) -> None:
-        self._lock_path = database.with_name(database.name + ".lock") if database else None
-        self._pid = -1
-        self._thread_lock = threading.Lock()
-        self._fd = -1
-        self._reset()
-
-    def _reset(self) -> None:
-        # After a fork, start afresh: the parent's lock state means nothing here.
-        self._pid = os.getpid()
-        self._thread_lock = threading.Lock()
-        self._fd = -1
-        if self._lock_path is not None:
-            try:
-                self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            except OSError:
-                self._fd = -1  # unwritable: SQLite's own locking still keeps us correct
-
-    def __enter__(self) -> None:
-        if self._pid != os.getpid():
-            self._reset()
-        self._thread_lock.acquire()
-        if self._fd >= 0:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
-            except BaseException:
-                self._thread_lock.release()
-                raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        try:
-            if self._fd >= 0:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-        finally:
-            self._thread_lock.release()
-
-
-_locks: weakref.WeakKeyDictionary[MockService, RequestLock] = weakref.WeakKeyDictionary()
-_locks_guard = threading.Lock()
-
-
-def request_lock(service: MockService) -> RequestLock:
-    """The lock that serializes ``service``'s request handling."""
-    lock = _locks.get(service)
-    if lock is None:
-        with _locks_guard:
-            lock = _locks.get(service)
-            if lock is None:
-                lock = _locks[service] = RequestLock(service.config.database_path)
-    return lock
 
 
 def _read_body(environ: dict[str, Any], limit: int) -> bytes:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -45,6 +44,15 @@ GET_RESPONSE, PING, VIDEO_INFERENCE = "getResponse", "ping", "videoInference"
 PURGE_EVERY = 60.0  # seconds between lazy purges of expired tasks, per process
 
 log = logging.getLogger("ltxmock.server")
+
+
+@dataclass(frozen=True)
+class _Admission:
+    """What the checks before running a request found."""
+
+    owner: str  # the API key's fingerprint
+    task_fault: Fault | None  # a task failure every task of the request gets
+    rules: bool  # stored fault rules exist (consult them per task)
 
 
 @dataclass(frozen=True)
@@ -141,14 +149,41 @@ class MockService:
         """
         at = self.now() if now is None else now
         try:
-            reply = self._handle(body, api_key, base_url, at, fault)
-        except ApiError as error:
-            reply = Reply.from_error(error)
-        except Exception:
-            log.exception("unexpected error while handling a %s request", transport)
-            reply = Reply.envelope([], [internal_server_error()], status=500)
-        self.record(at=at, transport=transport, path=path, body=body, reply=reply)
+            admitted = self._admit(body, api_key, fault)
+        except Exception as exc:
+            reply = self._failure(exc, transport)
+            self.record(at=at, transport=transport, path=path, body=body, reply=reply)
+            return reply
+        base_url = self.config.public_base_url or base_url
+        self._maybe_purge(at)
+        if not any(task.get("taskType") == VIDEO_INFERENCE for task in body):
+            # Polls and pings only read: the journal entry is the one write.
+            try:
+                reply = self._run(body, admitted, base_url, at, [])
+            except Exception as exc:
+                reply = self._failure(exc, transport)
+            self.record(at=at, transport=transport, path=path, body=body, reply=reply)
+            return reply
+        # Submits: the new tasks and the journal entry in one write transaction,
+        # one commit. A refused request (a conflict) raises out of it, so none
+        # of its tasks is stored; its journal entry is written after the rollback.
+        accepted: list[TaskRecord] = []
+        try:
+            with self.store.transaction():
+                reply = self._run(body, admitted, base_url, at, accepted)
+                self.record(at=at, transport=transport, path=path, body=body, reply=reply)
+        except Exception as exc:  # rolled back: nothing of this request is stored
+            accepted.clear()
+            reply = self._failure(exc, transport)
+            self.record(at=at, transport=transport, path=path, body=body, reply=reply)
+        self._accepted(accepted)
         return reply
+
+    def _failure(self, exc: Exception, transport: Transport) -> Reply:
+        if isinstance(exc, ApiError):
+            return Reply.from_error(exc)
+        log.error("unexpected error while handling a %s request", transport, exc_info=exc)
+        return Reply.envelope([], [internal_server_error()], status=500)
 
     def record(
         self,
@@ -186,61 +221,66 @@ class MockService:
         self.store.close()
 
     # -- the protocol ---------------------------------------------------------
-    def _handle(
-        self, body: Any, header_key: str | None, base_url: str, at: float, fault: Fault | None
-    ) -> Reply:
+    def _admit(self, body: Any, header_key: str | None, fault: Fault | None) -> _Admission:
+        """The checks before any task runs: shape, key, faults, validation.
+
+        Raises ``ApiError`` for a request that is refused as a whole.
+        """
         if not isinstance(body, list) or not body:
             raise ApiError(400, [e.to_dict() for e in self.validator.validate(body)])
         key = authenticate(body, header_key, self.config.api_keys)
         if isinstance(key, ApiError):
             raise key
-        task_types = {
-            task["taskType"]
-            for task in body
-            if isinstance(task, dict) and isinstance(task.get("taskType"), str)
-        } - {AUTHENTICATION}
-        if fault is None:
+        # One cheap read tells whether any rule exists; most runs have none.
+        rules = fault is None and self.faults.any()
+        if rules:
+            task_types = {
+                task["taskType"]
+                for task in body
+                if isinstance(task, dict) and isinstance(task.get("taskType"), str)
+            } - {AUTHENTICATION}
             fault = self.faults.next_for_request(task_types)
         if fault is not None and fault.kind == "http":
             raise ApiError(fault.status, fault.error_items(body), fault=fault.label)
         problems = self.validator.validate(body)
         if problems:
             raise ApiError(400, [problem.to_dict() for problem in problems])
-        self._maybe_purge(at)
         task_fault = fault if fault is not None and fault.kind == "task" else None
-        base_url = self.config.public_base_url or base_url
-        return self._run(body, fingerprint(key), base_url, at, task_fault)
+        return _Admission(fingerprint(key), task_fault, rules)
 
     def _run(
-        self, body: list[Any], owner: str, base_url: str, at: float, task_fault: Fault | None
+        self,
+        body: list[Any],
+        admitted: _Admission,
+        base_url: str,
+        at: float,
+        accepted: list[TaskRecord],
     ) -> Reply:
+        """The reply to an admitted request; new tasks are appended to ``accepted``."""
         data: list[dict[str, Any]] = []
         errors: list[ErrorItem] = []
         conflicts: list[ErrorItem] = []
-        accepted: list[TaskRecord] = []
-        submits = any(task.get("taskType") == VIDEO_INFERENCE for task in body)
-        # One write transaction when tasks are submitted: all of them, or none.
-        scope: AbstractContextManager[Any] = self.store.transaction() if submits else nullcontext()
-        with scope:
-            for task in body:
-                task_type = task["taskType"]
-                if task_type == AUTHENTICATION:
-                    continue  # REST answers carry no auth item; clients ignore it anyway
-                if task_type == PING:
-                    data.append(_pong(task))
-                elif task_type == GET_RESPONSE:
-                    items, failures = self._poll(task["taskUUID"], owner, base_url, at)
-                    data.extend(items)
-                    errors.extend(failures)
-                elif task_type == VIDEO_INFERENCE:
-                    answer = self._submit(task, owner, base_url, at, task_fault, accepted)
-                    # An ack has no "code"; a conflict is an error item.
-                    (conflicts if "code" in answer else data).append(answer)
-                else:
-                    raise ApiError(400, [_not_runnable(task)])
-            if conflicts:
-                raise ApiError(400, conflicts)  # rolls the whole request back
-        self._accepted(accepted)
+        submits = False
+        for task in body:
+            task_type = task["taskType"]
+            if task_type == AUTHENTICATION:
+                continue  # REST answers carry no auth item; clients ignore it anyway
+            if task_type == PING:
+                data.append(_pong(task))
+            elif task_type == GET_RESPONSE:
+                items, failures = self._poll(task["taskUUID"], admitted.owner, base_url, at)
+                data.extend(items)
+                errors.extend(failures)
+            elif task_type == VIDEO_INFERENCE:
+                submits = True
+                answer = self._submit(task, admitted, base_url, at, accepted)
+                # An ack has no "code"; a conflict is an error item.
+                (conflicts if "code" in answer else data).append(answer)
+            else:
+                raise ApiError(400, [_not_runnable(task)])
+        if conflicts:
+            raise ApiError(400, conflicts)  # none of the request's tasks is stored
+        task_fault = admitted.task_fault
         fault_label = task_fault.label if task_fault is not None and submits else None
         if errors and not data and all(e["code"] == "taskNotFound" for e in errors):
             return Reply.envelope(data, errors, status=self.config.not_found_status)
@@ -249,10 +289,9 @@ class MockService:
     def _submit(
         self,
         task: Mapping[str, Any],
-        owner: str,
+        admitted: _Admission,
         base_url: str,
         at: float,
-        task_fault: Fault | None,
         accepted: list[TaskRecord],
     ) -> dict[str, Any]:
         task_uuid = task["taskUUID"]
@@ -260,24 +299,28 @@ class MockService:
         if known is not None:
             # A retry (the SDKs resend after 429/5xx/timeouts) is acked again;
             # other parameters, or another key's task, is a conflict.
+            owner = admitted.owner
             if known.key_fingerprint == owner and known.params_hash == lifecycle.params_hash(task):
                 return lifecycle.ack(known)
             return conflict_task_uuid(task_uuid, task["taskType"])
-        failure = task_fault or self.faults.next_for_task()
+        failure = admitted.task_fault or (self.faults.next_for_task() if admitted.rules else None)
         record = lifecycle.new_task(
             task,
-            key_fingerprint=owner,
+            key_fingerprint=admitted.owner,
             now=at,
             latency=self.config.latency,
             default_ttl=self.config.result_ttl,
             failure=failure,
         )
-        self.store.put_task(record)
-        # Same transaction: where its files will be, and what to deliver.
-        self.store.put_media(self.results.media_rows(record))
-        self.deliveries.schedule(record, base_url=base_url, now=at)
+        self._store_task(record, base_url, at)
         accepted.append(record)
         return lifecycle.ack(record)
+
+    def _store_task(self, record: TaskRecord, base_url: str, at: float) -> None:
+        """The task, where its files will be, and what to deliver (in one transaction)."""
+        self.store.put_task(record)
+        self.store.put_media(self.results.media_rows(record))
+        self.deliveries.schedule(record, base_url=base_url, now=at)
 
     def _accepted(self, records: list[TaskRecord]) -> None:
         """After the commit: start rendering (eager mode) and dispatching."""

@@ -11,14 +11,17 @@ stored: it is computed from what was stored (submit time, latency) at poll time.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from .faults import Fault
@@ -202,11 +205,58 @@ class AttemptRow:
     outcome: str  # the delivery's state after this attempt
 
 
+class WriterLock:
+    """One writer at a time per database file: threads queue on a lock, processes on flock.
+
+    SQLite allows one writer anyway, but a writer that finds the database busy
+    sleeps in its busy handler (up to 100 ms a nap); one queued on this lock
+    wakes the moment the other commits. Readers never take it (WAL).
+    """
+
+    def __init__(self, database: Path) -> None:
+        self._lock_path = database.with_name(database.name + ".lock")
+        self._pid = -1
+        self._thread_lock = threading.Lock()
+        self._fd = -1
+
+    def _reset(self) -> None:
+        # First use, or after a fork: the parent's lock state means nothing here.
+        self._pid = os.getpid()
+        self._thread_lock = threading.Lock()
+        try:
+            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            self._fd = -1  # unwritable: SQLite's own locking still keeps us correct
+
+    def __enter__(self) -> None:
+        if self._pid != os.getpid():
+            self._reset()
+        self._thread_lock.acquire()
+        if self._fd >= 0:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._thread_lock.release()
+                raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if self._fd >= 0:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
 class TaskStore:
     """SQLite-backed state. Thread-safe; several processes may share one file.
 
     Each thread gets its own connection to a file database (WAL lets readers
-    run beside the single writer; ``busy_timeout`` queues writers). The
+    run beside the single writer; a ``WriterLock`` queues writers). The
     in-memory database has one connection, serialized by a lock.
     """
 
@@ -215,6 +265,9 @@ class TaskStore:
         self._busy_timeout = busy_timeout
         self._local = threading.local()
         self._lock = threading.RLock() if path is None else None
+        self._writer: AbstractContextManager[Any] = (
+            WriterLock(path) if path is not None else nullcontext()
+        )
         self._shared: sqlite3.Connection | None = None
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
@@ -245,7 +298,8 @@ class TaskStore:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
             if self.path is not None:
                 conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA synchronous = OFF")
+                conn.execute("PRAGMA mmap_size = 268435456")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database {target}: {exc}") from exc
         with self._opened_lock:
@@ -262,50 +316,48 @@ class TaskStore:
             conn = self._local.conn = self._connect()
         return conn
 
-    def _guard(self) -> AbstractContextManager[Any]:
-        return self._lock if self._lock is not None else nullcontext()
-
-    @contextmanager
-    def _operation(self) -> Iterator[None]:
-        """Count a use of the connections, so ``close`` can wait for it to end.
-
-        Closing a connection while another thread runs a statement on it
-        crashes inside SQLite (a segfault, not an exception); background
-        threads (deliveries, render callbacks) may still be mid-query when
-        the service closes.
-        """
+    # Closing a connection while another thread runs a statement on it crashes
+    # inside SQLite (a segfault, not an exception); background threads
+    # (deliveries, render callbacks) may still be mid-query when the service
+    # closes. So every use is counted, and ``close`` waits for the count to drop.
+    def _begin_use(self) -> None:
         with self._state:
             if self._closed:
                 raise StoreError(f"the store {self.description} is closed")
             self._active += 1
-        try:
-            yield
-        finally:
-            with self._state:
-                self._active -= 1
-                if not self._active:
-                    self._state.notify_all()
+        if self._lock is not None:
+            self._lock.acquire()
+
+    def _end_use(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+        with self._state:
+            self._active -= 1
+            if not self._active:
+                self._state.notify_all()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic write transaction; nested calls join the outer one."""
-        with self._operation(), self._guard():
+        self._begin_use()
+        try:
             conn = self._conn()
             if conn.in_transaction:
                 yield conn
                 return
-            conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not mid-way
-            try:
-                yield conn
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
+            with self._writer:
+                conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not mid-way
+                try:
+                    yield conn
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+        finally:
+            self._end_use()
 
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._operation(), self._guard():
-            yield self._conn()
+    def _reading(self) -> _Reading:
+        return _Reading(self)
 
     def _create_schema(self) -> None:
         with self.transaction() as conn:
@@ -411,6 +463,10 @@ class TaskStore:
     def clear_faults(self) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM faults")
+
+    def has_faults(self) -> bool:
+        with self._reading() as conn:
+            return conn.execute("SELECT 1 FROM faults LIMIT 1").fetchone() is not None
 
     def take_fault(self, kind: str, task_types: Collection[str]) -> Fault | None:
         """Atomically use up one firing of the oldest rule of ``kind`` that applies."""
@@ -623,6 +679,29 @@ class TaskStore:
                 args,
             ).fetchall()
         return [AttemptRow(*row) for row in rows]
+
+
+class _Reading:
+    """``with store._reading() as conn``: a counted use of this thread's connection.
+
+    A class, not a generator: it runs several times per request.
+    """
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: TaskStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._store._begin_use()
+        try:
+            return self._store._conn()
+        except BaseException:
+            self._store._end_use()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._store._end_use()
 
 
 def _dumps(value: Any) -> str:
