@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,12 +170,12 @@ def prism_command(port: int) -> list[str]:
 
 @contextlib.contextmanager
 def running(
-    command: Sequence[str], *, log_path: Path | None = None
+    command: Sequence[str], *, log_path: Path | None = None, env: Mapping[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server process in its own process group; always stop it."""
+    """Start a server process in its own process group (``env`` added to ours); always stop it."""
     out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(list(command), stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
+                            start_new_session=True, env={**os.environ, **(env or {})})  # fmt: skip
     try:
         yield proc
     finally:

@@ -1,9 +1,11 @@
 """Throughput of ``ltxmock serve`` against Stoplight Prism on the same OpenAPI document.
 
-Starts ``ltxmock serve`` (gunicorn gthread, one worker per core, a shared SQLite
-store, ``--render-mode lazy`` so no video is rendered until downloaded) and, in
-the same run, ``prism mock`` 5.16 on the same document (installed with npm into
-bench/.work/prism on first run). Drives both with the same wrk load:
+Starts ``ltxmock serve`` (gunicorn with uvicorn workers, one per core, a shared
+SQLite store, ``--render-mode lazy`` so no video is rendered until downloaded)
+and, in the same run, ``prism mock`` 5.16 on the same document (installed with
+npm into bench/.work/prism on first run), then the same app on gunicorn's
+threaded WSGI workers (the obvious alternative server, and what ``serve`` used
+before). Drives all with the same wrk load:
 
 * submit: a valid 1080p LTX-2 Fast videoInference, a fresh UUID v4 per request
   (bench/wrk/submit.lua), so every request validates fully and stores a task;
@@ -106,14 +108,40 @@ def bench_ltxmock(opts: argparse.Namespace, data_dir: Path) -> tuple[dict[str, L
         extra += ["--workers", str(opts.workers)]
     if opts.threads:
         extra += ["--threads", str(opts.threads)]
+    return measure_mock("ltxmock", ltxmock_command(port, *extra), port, data_dir, opts)
+
+
+def bench_gthread(opts: argparse.Namespace, data_dir: Path) -> tuple[dict[str, Load], int]:
+    """The same app on the obvious alternative: gunicorn's threaded WSGI workers."""
+    port = free_port()
+    from ltxmock.server.serve import default_workers
+
+    command = [sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", "8",
+               "-w", str(opts.workers or default_workers()), "-b", f"127.0.0.1:{port}",
+               "ltxmock.server:create_app()"]  # fmt: skip
+    env = {"LTXMOCK_DATA_DIR": str(data_dir), "LTXMOCK_LATENCY": "0",
+           "LTXMOCK_RENDER_MODE": "lazy"}  # fmt: skip
+    return measure_mock("gthread", command, port, data_dir, opts, env=env)
+
+
+def measure_mock(
+    name: str,
+    command: Sequence[str],
+    port: int,
+    data_dir: Path,
+    opts: argparse.Namespace,
+    *,
+    env: dict[str, str] | None = None,
+) -> tuple[dict[str, Load], int]:
+    """Drive one mock process; returns the loads and how many tasks it stored."""
     base = f"http://127.0.0.1:{port}"
-    with running(ltxmock_command(port, *extra), log_path=data_dir.parent / "ltxmock.log"):
+    with running(command, log_path=data_dir.parent / f"{name}.log", env=env):
         wait_http(f"{base}/__ltxmock/health")
         known = str(uuid.uuid4())
         status, answer = post(f"{base}/v1", [{**TYPICAL_TASK, "taskUUID": known}])
         if status != 200:
-            raise SystemExit(f"ltxmock refused the known task: {status} {answer}")
-        results = drive("ltxmock", f"{base}/v1", known, opts)
+            raise SystemExit(f"{name} refused the known task: {status} {answer}")
+        results = drive(name, f"{base}/v1", known, opts)
     from ltxmock.server.config import DATABASE_NAME
     from ltxmock.server.store import TaskStore
 
@@ -131,14 +159,21 @@ def bench_prism(opts: argparse.Namespace, scratch: Path) -> dict[str, Load]:
         return drive("prism", f"{base}/", str(uuid.uuid4()), opts)
 
 
-def run(opts: argparse.Namespace) -> tuple[list[tuple[str, Load, Load]], list[Target], int]:
+Row = tuple[str, Load, Load, Load | None]  # kind, ltxmock, Prism, gthread
+
+
+def run(opts: argparse.Namespace) -> tuple[list[Row], list[Target], int]:
     with tempfile.TemporaryDirectory(prefix="ltxbench-") as tmp:
         scratch = Path(tmp)
         ours, stored = bench_ltxmock(opts, scratch / "data")
         theirs = bench_prism(opts, scratch)
-    rows = [(kind, ours[kind], theirs[kind]) for kind in ("submit", "poll")]
+        threaded = None if opts.no_gthread else bench_gthread(opts, scratch / "gthread")[0]
+    rows: list[Row] = [
+        (kind, ours[kind], theirs[kind], threaded[kind] if threaded else None)
+        for kind in ("submit", "poll")
+    ]
     targets = []
-    for kind, mine, prism in rows:
+    for kind, mine, prism, _ in rows:
         targets += [
             Target(
                 f"server {kind} req/s vs Prism",
@@ -161,10 +196,10 @@ def run(opts: argparse.Namespace) -> tuple[list[tuple[str, Load, Load]], list[Ta
     return rows, targets, stored
 
 
-def print_table(rows: list[tuple[str, Load, Load]], stored: int) -> None:
+def print_table(rows: list[Row], stored: int) -> None:
     print(f"\n{'load (wrk, same run)':<22} {'ltxmock req/s':>14} {'Prism req/s':>12} {'ratio':>7} "
           f"{'p50 ms':>13} {'p99 ms':>15}")  # fmt: skip
-    for kind, mine, prism in rows:
+    for kind, mine, prism, _ in rows:
         ratio = mine.rate / prism.rate
         p50 = f"{mine.p50_ms:>5.2f} / {prism.p50_ms:<5.2f}"
         p99 = f"{mine.p99_ms:>6.2f} / {prism.p99_ms:<6.2f}"
@@ -175,6 +210,14 @@ def print_table(rows: list[tuple[str, Load, Load]], stored: int) -> None:
         f"tasks stored by ltxmock during the submit load: {stored} "
         f"(submits answered: {rows[0][1].requests}, failed: {rows[0][1].bad})"
     )
+    if all(row[3] is not None for row in rows):
+        print("\nthe same app on gunicorn gthread workers (8 threads), same load:")
+        for kind, mine, _, threaded in rows:
+            assert threaded is not None
+            print(
+                f"  {kind:<8} {threaded.rate:>7.0f} req/s, p99 {threaded.p99_ms:6.2f} ms; "
+                f"ltxmock serve is {mine.rate / threaded.rate:.2f}x that"
+            )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -183,6 +226,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (2)")
     parser.add_argument("--workers", type=int, default=0, help="ltxmock workers (default: serve's)")
     parser.add_argument("--threads", type=int, default=0, help="ltxmock threads (default: serve's)")
+    parser.add_argument(
+        "--no-gthread", action="store_true", help="skip the gunicorn gthread comparison"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,9 +1,9 @@
 """Many WebSocket clients against one real ``ltxmock serve`` process.
 
-Usage: python bench/ws_concurrency.py [--clients 200] [--latency 1.0] [--threads N]
+Usage: python bench/ws_concurrency.py [--clients 200] [--latency 1.0]
                                       [--workers 1] [--time-limit 60] [--reply-timeout 15]
 
-Starts ``ltxmock serve`` (gunicorn, gthread workers) on a free port, then
+Starts ``ltxmock serve`` (gunicorn, uvicorn workers) on a free port, then
 starts every client at once. Each one authenticates, waits until all the
 others are connected too (so every socket is open at the same time), submits
 one 1080p 6 s LTX-2 Fast task with includeCost, and polls ``getResponse`` on
@@ -19,9 +19,8 @@ all connected at once; 2 if the server does not start.
   (ESTABLISHED or CLOSE_WAIT in /proc/net/tcp) a few seconds after every
   client closed.
 
-gthread serves each open WebSocket with one pool thread for the socket's whole
-life, so the server needs a thread per concurrent client, plus a few for REST:
-``--threads`` defaults to clients + 32.
+The server gives each open WebSocket a thread of its own (``--threads`` sizes
+only the pool for the admin API and downloads), so no setting limits clients.
 """
 
 from __future__ import annotations
@@ -297,9 +296,7 @@ def wait_until_healthy(port: int, process: subprocess.Popen[bytes], timeout: flo
 
 
 @contextlib.contextmanager
-def serve(
-    *, threads: int, latency: float, workers: int = 1, startup_timeout: float = 30.0
-) -> Iterator[int]:
+def serve(*, latency: float, workers: int = 1, startup_timeout: float = 30.0) -> Iterator[int]:
     """A real ``ltxmock serve`` process on a free port; yields the port."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="ltxmock-bench-") as data_dir:
@@ -312,7 +309,6 @@ def serve(
             "--port", str(port),
             "--latency", str(latency),
             "--workers", str(workers),
-            "--threads", str(threads),
             "--data-dir", data_dir,
             "--api-key", API_KEY,
             # This measures sockets and the task lifecycle; rendering 200 videos would
@@ -342,21 +338,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--latency", type=float, default=1.0, help="server task latency, s")
-    parser.add_argument("--threads", type=int, help="server threads (default clients + 32)")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--time-limit", type=float, default=60.0, help="per-run limit, s")
     parser.add_argument("--poll-interval", type=float, default=0.25)
     parser.add_argument("--reply-timeout", type=float, default=15.0)
     args = parser.parse_args(argv)
-    threads = args.threads or args.clients + 32
     print(
-        f"ltxmock serve: {args.workers} worker(s) x {threads} threads, latency {args.latency:g} s; "
+        f"ltxmock serve: {args.workers} worker(s), latency {args.latency:g} s; "
         f"{args.clients} clients",
         file=sys.stderr,
         flush=True,
     )
     try:
-        with serve(threads=threads, latency=args.latency, workers=args.workers) as port:
+        with serve(latency=args.latency, workers=args.workers) as port:
             result = run_bench(
                 f"ws://127.0.0.1:{port}/v1",
                 args.clients,

@@ -1,4 +1,4 @@
-"""A real ``ltxmock serve`` process (gunicorn, gthread) on a free port."""
+"""A real ``ltxmock serve`` process (gunicorn, uvicorn workers) on a free port."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """bench/ws_concurrency.py, smaller: 50 WebSocket clients against a real ``ltxmock serve``.
 
-Every client is connected at the same time (gunicorn gthread holds a thread
-per open socket), then each submits a task and polls it to success. No task
+Every client is connected at the same time (each open socket holds a server
+thread), then each submits a task and polls it to success. No task
 may be lost, no socket may hang, and the server must hold no connection
 once the clients are gone.
 """
@@ -30,9 +30,9 @@ def load_bench() -> ModuleType:
 
 
 @pytest.mark.slow
-def test_50_concurrent_clients_on_gunicorn_gthread() -> None:
+def test_50_concurrent_clients_on_ltxmock_serve() -> None:
     bench = load_bench()
-    with bench.serve(threads=CLIENTS + 8, latency=0.5) as port:
+    with bench.serve(latency=0.5) as port:
         result = bench.run_bench(
             f"ws://127.0.0.1:{port}/v1", CLIENTS, server_port=port, time_limit=30
         )

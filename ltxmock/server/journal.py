@@ -8,6 +8,7 @@ are shortened so the journal stays small.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,21 +83,21 @@ class Journal:
         fault: str | None = None,
         method: str = "POST",
     ) -> None:
-        entry = JournalEntry(
+        self._store.append_journal(
             at=at,
             transport=transport,
             method=method,
             path=path,
             status=status,
-            request=redact(request),
-            response=redact(response),
             fault=fault,
+            request_json=_safe_json(request),
+            response_json=_safe_json(response),
+            keep=self.limit,
         )
-        self._store.append_journal(entry, keep=self.limit)
 
     def entries(self, *, since: int = 0, limit: int | None = None) -> list[JournalEntry]:
         """Oldest first; ``since`` an entry id, ``limit`` keeps the newest ones."""
-        return self._store.journal(since=since, limit=limit)
+        return self._store.journal(keep=self.limit, since=since, limit=limit)
 
     def __iter__(self) -> Iterator[JournalEntry]:
         return iter(self.entries())
@@ -119,6 +120,22 @@ class Journal:
 
     def clear(self) -> None:
         self._store.clear_journal()
+
+
+def _safe_json(value: Any) -> str:
+    """``value`` as the JSON text to keep: redacted and shortened if need be."""
+    text = _dumps(value)
+    if (
+        len(text) <= MAX_STRING  # so no string in it is longer
+        and text.count("[") + text.count("{") <= MAX_DEPTH  # so it nests no deeper
+        and "apikey" not in text.lower()  # so no key, raw or parsed, is in it
+    ):
+        return text  # the usual case: redact(value) == value
+    return _dumps(redact(value))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def redact(value: Any, _depth: int = 0) -> Any:

@@ -47,7 +47,11 @@ def canonical_json(task: Mapping[str, Any]) -> str:
 
 
 def params_hash(task: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(task).encode("utf-8")).hexdigest()
+    return _sha256(canonical_json(task))
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def new_task(
@@ -61,13 +65,14 @@ def new_task(
 ) -> TaskRecord:
     """The record of a freshly accepted (already validated) task."""
     task_uuid = str(task["taskUUID"])
+    canonical = canonical_json(task)
     seed = int.from_bytes(hashlib.sha256(task_uuid.lower().encode()).digest()[:4], "big") >> 1
     return TaskRecord(
         task_uuid=task_uuid,
         task_type=str(task["taskType"]),
         key_fingerprint=key_fingerprint,
-        params=json.loads(canonical_json(task)),
-        params_hash=params_hash(task),
+        params=json.loads(canonical),  # a deep copy, keys in canonical order
+        params_hash=_sha256(canonical),
         submitted_at=now,
         latency=latency,
         seed=seed,

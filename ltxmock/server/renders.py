@@ -12,8 +12,9 @@ flight: if the first process died, this restarts the work; if it is still
 rendering, ``RenderCache``'s per-key flock makes the second render wait and
 then find the file, so nothing is encoded twice.
 
-PyAV, numpy and Pillow are imported on the first render only, in the render
-path, so ``ltxmock serve`` starts quickly.
+PyAV, numpy and Pillow are imported on the first submit (``load``, before its
+write transaction: the import takes a good part of a second) or render, so
+``ltxmock serve`` starts quickly.
 """
 
 from __future__ import annotations
@@ -214,6 +215,10 @@ class Renders:
             found = Defaults.from_schema(document.item_schema) if document else Defaults()
             self._defaults[model] = found
         return found
+
+    def load(self) -> None:
+        """Import the renderer now, not inside the caller's next store transaction."""
+        import ltxmock.media  # noqa: F401  (a dict lookup once imported)
 
     def spec(self, record: TaskRecord, index: int) -> RenderSpec:
         return render_spec(record, index, self.defaults(str(record.params.get("model", ""))))

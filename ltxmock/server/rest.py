@@ -184,7 +184,8 @@ def decode_json(raw: bytes | str) -> Any:
         raise invalid_json(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except (ValueError, RecursionError) as exc:
         raise invalid_json(str(exc) or type(exc).__name__) from exc
-    if _depth(value) > MAX_NESTING:
+    # Counting brackets bounds the depth from above, cheaply (strings may hold some).
+    if text.count("[") + text.count("{") > MAX_NESTING and _depth(value) > MAX_NESTING:
         raise invalid_json(f"it nests deeper than {MAX_NESTING} levels")
     return value
 

@@ -1,7 +1,11 @@
-"""``ltxmock serve``: run the mock on gunicorn (gthread workers), until Ctrl-C or SIGTERM.
+"""``ltxmock serve``: run the mock on gunicorn with uvicorn workers, until Ctrl-C or SIGTERM.
 
-gthread keeps one thread per open connection, which is also what the
-WebSocket endpoint (flask-sock) needs to share this server later. Flask and
+gunicorn manages the processes (one worker per core); each worker is an
+asyncio server (uvicorn: httptools' C parser, uvloop) running ``asgi.AsgiMock``,
+which answers ``POST /v1`` on the loop, serves the WebSocket on the same port
+and bridges everything else to the Flask app. Measured against gunicorn's
+gthread workers in bench/server.py's notes: a thread pool per worker loses
+most of its time to the GIL's hand-offs around every SQLite call. Flask and
 the app are imported in the worker only, so the command starts quickly.
 """
 
@@ -18,7 +22,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .config import MIB, MockConfig
 from .store import StoreError, TaskStore
@@ -107,7 +111,8 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         default=DEFAULT_THREADS,
-        help="threads per worker = concurrent connections (default %(default)s)",
+        help="threads per worker for the admin API and downloads; WebSockets each "
+        "get their own (default %(default)s)",
     )
     add("--log-level", choices=LOG_LEVELS, default="warning", help="server log level")
     add("--access-log", action="store_true", help="log every request to stderr")
@@ -173,8 +178,7 @@ def serve(
         options = {
             "bind": f"{_host_literal(config.host)}:{config.port}",
             "workers": workers,
-            "worker_class": "gthread",
-            "threads": threads,
+            "worker_class": _worker_class(config),
             "graceful_timeout": 3,
             "keepalive": 5,
             "loglevel": log_level,
@@ -186,7 +190,7 @@ def serve(
             "post_worker_init": _quick_exit_on_quit,
         }
         try:
-            _gunicorn(config, options).run()
+            _gunicorn(config, options, threads).run()
         except SystemExit as stop:  # the arbiter exits through sys.exit
             return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
         except KeyboardInterrupt:  # Ctrl-C before the arbiter took over the signals
@@ -197,7 +201,26 @@ def serve(
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _gunicorn(config: MockConfig, options: dict[str, Any]) -> Any:
+def _worker_class(config: MockConfig) -> type:
+    """uvicorn's gunicorn worker, with the WebSocket size cap ``Channel`` expects."""
+    from uvicorn_worker import UvicornWorker
+
+    from .ws import HARD_LIMIT_FACTOR
+
+    class Worker(UvicornWorker):  # type: ignore[misc]
+        CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
+            "loop": "auto",  # uvloop when installed
+            "http": "auto",  # httptools when installed
+            "lifespan": "on",
+            # Above ws_max_message_bytes a message gets an error frame; only one
+            # this much larger ends the connection (1009), bounding the buffer.
+            "ws_max_size": config.ws_max_message_bytes * HARD_LIMIT_FACTOR,
+        }
+
+    return Worker
+
+
+def _gunicorn(config: MockConfig, options: dict[str, Any], threads: int) -> Any:
     """gunicorn embedded: options from us, the app built inside each worker."""
     # Imported here: ``ltxmock lint`` and ``serve --help`` never need gunicorn.
     from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped,unused-ignore]
@@ -209,6 +232,7 @@ def _gunicorn(config: MockConfig, options: dict[str, Any]) -> Any:
 
         def load(self) -> Any:
             from .app import create_app
+            from .asgi import AsgiMock
 
             # Our tracebacks go where gunicorn's own errors go.
             server_log = logging.getLogger("gunicorn.error")
@@ -216,7 +240,7 @@ def _gunicorn(config: MockConfig, options: dict[str, Any]) -> Any:
             ours.handlers = list(server_log.handlers)
             ours.setLevel(server_log.level)
             ours.propagate = False
-            return create_app(config)
+            return AsgiMock(create_app(config), threads=threads)
 
     return Server()
 
@@ -224,11 +248,9 @@ def _gunicorn(config: MockConfig, options: dict[str, Any]) -> Any:
 def _quick_exit_on_quit(worker: Any) -> None:
     """Make Ctrl-C / SIGQUIT end a worker at once.
 
-    gunicorn's gthread quick stop shuts its thread pool down from inside the
-    signal handler, which deadlocks if the signal lands while the main thread
-    holds the pool's lock: the worker then hangs until the master SIGKILLs it
-    and logs an error. Nothing needs flushing here (every store write is an
-    already committed SQLite transaction), so leave directly.
+    Nothing needs flushing (every store write is an already committed SQLite
+    transaction), and a graceful stop would wait for open WebSockets whose
+    threads never hear of it, so leave directly.
     """
     for quit_signal in (signal.SIGINT, signal.SIGQUIT):
         signal.signal(quit_signal, lambda *_: os._exit(0))

@@ -9,13 +9,16 @@ polls and validation errors have exactly the REST shapes. One frame in gives
 at most three frames out, in this order: the authentication reply, the pongs,
 the service's reply.
 
-Each socket is served by the WSGI thread that accepted it (gunicorn gthread or
-the Werkzeug dev server) plus simple-websocket's reader thread. Both must end
-when the client goes away, including clients that never close their socket
-(the legacy Python SDK opens new ones without closing the old): the idle
-timeout closes a quiet socket, a send times out instead of blocking on a peer
-that stopped reading, and every socket is shut down at the end, so that the
-reader thread's ``recv`` returns even if the peer never answers the close.
+A ``Channel`` runs on a thread of its own and talks to a ``Socket``: under
+``ltxmock serve`` (ASGI, ``asgi.py``) a bridge to the event loop; under a WSGI
+server (the Werkzeug server of the pytest plugin, or any WSGI server running
+``create_app``) flask-sock's socket, served by the thread that accepted it plus
+simple-websocket's reader thread. Both must end when the client goes away,
+including clients that never close their socket (the legacy Python SDK opens
+new ones without closing the old): the idle timeout closes a quiet socket, a
+send times out instead of blocking on a peer that stopped reading, and every
+socket is shut down at the end, so that a reader thread's ``recv`` returns even
+if the peer never answers the close.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import Flask, request
 from flask_sock import Sock
@@ -51,7 +54,15 @@ from .sessions import Session, SessionStore
 if TYPE_CHECKING:
     from simple_websocket import Server
 
-__all__ = ["WS_PATHS", "Channel", "WebSocketHub", "register_websocket"]
+__all__ = [
+    "HARD_LIMIT_FACTOR",
+    "WS_PATHS",
+    "Channel",
+    "Socket",
+    "SocketClosedError",
+    "WebSocketHub",
+    "register_websocket",
+]
 
 log = logging.getLogger("ltxmock.server.ws")
 
@@ -70,6 +81,29 @@ JOURNAL_TEXT_LIMIT = 64 * 1024  # of a refused frame's text
 JsonObject = dict[str, Any]
 
 
+class SocketClosedError(Exception):
+    """The peer went away, or the socket was closed: nothing more can be sent or received."""
+
+
+class Socket(Protocol):
+    """What a ``Channel`` needs of a WebSocket connection (blocking calls, one thread)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    def send(self, frame: str) -> None:
+        """Send one text frame; raises ``SocketClosedError`` (also when the send timed out)."""
+
+    def receive(self, timeout: float) -> str | bytes | None:
+        """The next message, None after ``timeout`` seconds; raises ``SocketClosedError``."""
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake (never raises)."""
+
+    def finish(self) -> None:
+        """After the channel ends: release what the connection holds (never raises)."""
+
+
 class WebSocketHub:
     """The WebSocket side of one app: the service, the sessions, the open sockets."""
 
@@ -86,8 +120,9 @@ class WebSocketHub:
         with self._lock:
             return len(self._open)
 
-    def serve(self, ws: Server, *, base_url: str, path: str) -> None:
-        channel = Channel(self, ws, base_url=base_url, path=path)
+    def serve(self, sock: Socket, *, base_url: str, path: str) -> None:
+        """Serve one connection until it ends (on the calling thread)."""
+        channel = Channel(self, sock, base_url=base_url, path=path)
         with self._lock:
             self._open.add(channel)
         try:
@@ -106,7 +141,8 @@ def register_websocket(app: Flask) -> WebSocketHub:
     sock = Sock(app)
 
     def websocket_api(ws: Server) -> None:
-        hub.serve(ws, base_url=request.host_url.rstrip("/"), path=request.path)
+        sock = SimpleSocket(ws, send_timeout=hub.config.ws_send_timeout)
+        hub.serve(sock, base_url=request.host_url.rstrip("/"), path=request.path)
 
     for path in WS_PATHS:
         # Two rules, not strict_slashes=False: a WebSocket client cannot follow
@@ -118,16 +154,15 @@ def register_websocket(app: Flask) -> WebSocketHub:
 class Channel:
     """One WebSocket connection: its authentication, its session, its send lock."""
 
-    def __init__(self, hub: WebSocketHub, ws: Server, *, base_url: str, path: str) -> None:
+    def __init__(self, hub: WebSocketHub, sock: Socket, *, base_url: str, path: str) -> None:
         self.hub = hub
-        self.ws = ws
+        self.sock = sock
         self.base_url = base_url
         self.path = path
         self.api_key: str | None = None
         self.session: Session | None = None
         self.alive = True
         self._send_lock = threading.Lock()
-        _limit_send_time(ws, self.hub.config.ws_send_timeout)
 
     # -- sending ---------------------------------------------------------------
     def send(self, frame: str) -> bool:
@@ -136,8 +171,8 @@ class Channel:
             if not self.alive:
                 return False
             try:
-                self.ws.send(frame)
-            except (ConnectionClosed, OSError) as exc:
+                self.sock.send(frame)
+            except SocketClosedError as exc:
                 # A send that timed out may have written part of a frame: the
                 # stream is unusable from here on either way.
                 log.debug("websocket send failed: %r", exc)
@@ -160,7 +195,7 @@ class Channel:
                 except Exception:  # one bad frame must not end the connection
                     log.exception("websocket frame failed")
                     self.reply({"errors": [internal_server_error()]})
-        except ConnectionClosed:
+        except SocketClosedError:
             pass
         finally:
             self.alive = False
@@ -175,7 +210,7 @@ class Channel:
             # the socket closed (a too-big message), leaving it asleep for the
             # whole timeout; the next short wait sees the close.
             wait = min(RECEIVE_SLICE, max(0.0, deadline - time.monotonic()))
-            message = self.ws.receive(timeout=wait)
+            message = self.sock.receive(timeout=wait)
             if message is not None:
                 deadline = time.monotonic() + idle
                 yield message
@@ -183,23 +218,14 @@ class Channel:
                 log.debug("closing a websocket idle for %g s", idle)
                 with self._send_lock:
                     self.alive = False
-                    _quietly(self.ws.close, 1000, f"idle for {idle:g} s")
+                    self.sock.close(1000, f"idle for {idle:g} s")
                 return
 
     def _close(self) -> None:
         with self._send_lock:
-            if self.ws.connected:
-                _quietly(self.ws.close)
-        reader: threading.Thread | None = getattr(self.ws, "thread", None)
-        if reader is not None:
-            reader.join(CLOSE_GRACE)  # normally quick: the peer answers the close
-        # Then always shut the socket down: it ends the reader thread if the peer
-        # never answered, sends our FIN (the server closes TCP first), and lets
-        # the Werkzeug dev server's drain of unread request bytes see EOF
-        # instead of blocking on bytes a too-big message left behind.
-        _quietly(self.ws.sock.shutdown, socket.SHUT_RDWR)
-        if reader is not None:
-            reader.join(CLOSE_GRACE)
+            if self.sock.connected:
+                self.sock.close()
+        self.sock.finish()
 
     # -- one frame -------------------------------------------------------------
     def handle(self, message: str | bytes) -> None:
@@ -325,6 +351,46 @@ def _per_task(error: ErrorItem, body: Any) -> list[ErrorItem]:
 
 
 # -- sockets ---------------------------------------------------------------------
+
+
+class SimpleSocket:
+    """flask-sock's (simple-websocket's) connection as a ``Socket``."""
+
+    def __init__(self, ws: Server, *, send_timeout: float) -> None:
+        self.ws = ws
+        _limit_send_time(ws, send_timeout)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.ws.connected)
+
+    def send(self, frame: str) -> None:
+        try:
+            self.ws.send(frame)
+        except (ConnectionClosed, OSError) as exc:
+            raise SocketClosedError(repr(exc)) from exc
+
+    def receive(self, timeout: float) -> str | bytes | None:
+        try:
+            message: str | bytes | None = self.ws.receive(timeout=timeout)
+        except (ConnectionClosed, OSError) as exc:
+            raise SocketClosedError(repr(exc)) from exc
+        return message
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        _quietly(self.ws.close, code, reason)
+
+    def finish(self) -> None:
+        reader: threading.Thread | None = getattr(self.ws, "thread", None)
+        if reader is not None:
+            reader.join(CLOSE_GRACE)  # normally quick: the peer answers the close
+        # Then always shut the socket down: it ends the reader thread if the peer
+        # never answered, sends our FIN (the server closes TCP first), and lets
+        # the Werkzeug dev server's drain of unread request bytes see EOF
+        # instead of blocking on bytes a too-big message left behind.
+        _quietly(self.ws.sock.shutdown, socket.SHUT_RDWR)
+        if reader is not None:
+            reader.join(CLOSE_GRACE)
 
 
 def _limit_send_time(ws: Server, seconds: float) -> None:
