@@ -158,3 +158,35 @@ def test_a_failed_transaction_leaves_nothing_behind() -> None:
     with pytest.raises(RuntimeError):
         submit_then_fail()
     assert store.get_task(record.task_uuid, now=1) is None
+
+
+def test_a_fault_rule_added_by_another_server_applies_at_once(tmp_path: Path) -> None:
+    # The "any rules?" answer is cached per process; a change anywhere must end the cache.
+    clock = FakeClock()
+    first = MockClient(create_app(MockConfig(data_dir=tmp_path, latency=1, clock=clock)))
+    second = MockClient(create_app(MockConfig(data_dir=tmp_path, latency=1, clock=clock)))
+    assert first.submit(video_task()).status == 200  # caches "no rules"
+    rule = second.service.faults.respond_with(503, times=None)
+    assert first.submit(video_task()).status == 503
+    second.service.faults.remove(rule.id or 0)
+    assert first.submit(video_task()).status == 200
+    second.service.faults.respond_with(429, times=1)
+    assert [first.submit(video_task()).status for _ in range(2)] == [429, 200]
+
+
+def test_a_rule_added_in_a_rolled_back_transaction_never_applies(tmp_path: Path) -> None:
+    from ltxmock.server import Fault
+
+    store = TaskStore(tmp_path / "db.sqlite3")
+    assert not store.has_faults()
+
+    def add_then_fail() -> None:
+        with store.transaction():
+            store.add_fault(Fault.http(503))
+            raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError):
+        add_then_fail()
+    assert not store.has_faults()
+    store.add_fault(Fault.http(503))
+    assert store.has_faults()

@@ -74,7 +74,7 @@ def test_gunicorn_workers_share_tasks_through_ltxmock_data_dir(tmp_path: Path) -
             try:
                 requests.get(f"http://127.0.0.1:{port}/__ltxmock/health", timeout=1)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # still booting
                 if time.monotonic() > deadline or server.poll() is not None:
                     pytest.fail("gunicorn did not start:\n" + server.stderr.read().decode())
                 time.sleep(0.05)

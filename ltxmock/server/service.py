@@ -37,13 +37,16 @@ from .errors import (
 from .faults import Fault, FaultBook
 from .journal import Journal
 from .renders import Renders
-from .store import TaskRecord, TaskStore
+from .store import MediaRow, TaskRecord, TaskStore
 
 Transport = Literal["rest", "ws"]
 GET_RESPONSE, PING, VIDEO_INFERENCE = "getResponse", "ping", "videoInference"
 PURGE_EVERY = 60.0  # seconds between lazy purges of expired tasks, per process
 
 log = logging.getLogger("ltxmock.server")
+
+
+_Draft = tuple[TaskRecord, list[MediaRow]]
 
 
 @dataclass(frozen=True)
@@ -176,8 +179,9 @@ class MockService:
         # of its tasks is stored; its journal entry is written after the rollback.
         accepted: list[TaskRecord] = []
         try:
+            drafts = self._drafts(body, admitted, at)
             with self.store.transaction():
-                reply = self._run(body, admitted, base_url, at, accepted)
+                reply = self._run(body, admitted, base_url, at, accepted, drafts)
                 self.record(at=at, transport=transport, path=path, body=body, reply=reply)
         except Exception as exc:  # rolled back: nothing of this request is stored
             accepted.clear()
@@ -262,13 +266,17 @@ class MockService:
         base_url: str,
         at: float,
         accepted: list[TaskRecord],
+        drafts: Mapping[int, _Draft] | None = None,
     ) -> Reply:
-        """The reply to an admitted request; new tasks are appended to ``accepted``."""
+        """The reply to an admitted request; new tasks are appended to ``accepted``.
+
+        ``drafts``: new tasks' records prepared outside the write lock, by position.
+        """
         data: list[dict[str, Any]] = []
         errors: list[ErrorItem] = []
         conflicts: list[ErrorItem] = []
         submits = False
-        for task in body:
+        for position, task in enumerate(body):
             task_type = task["taskType"]
             if task_type == AUTHENTICATION:
                 continue  # REST answers carry no auth item; clients ignore it anyway
@@ -280,7 +288,8 @@ class MockService:
                 errors.extend(failures)
             elif task_type == VIDEO_INFERENCE:
                 submits = True
-                answer = self._submit(task, admitted, base_url, at, accepted)
+                draft = drafts.get(position) if drafts else None
+                answer = self._submit(task, admitted, base_url, at, accepted, draft)
                 # An ack has no "code"; a conflict is an error item.
                 (conflicts if "code" in answer else data).append(answer)
             else:
@@ -300,6 +309,7 @@ class MockService:
         base_url: str,
         at: float,
         accepted: list[TaskRecord],
+        draft: _Draft | None = None,
     ) -> dict[str, Any]:
         task_uuid = task["taskUUID"]
         known = self.store.get_task(task_uuid, now=at)
@@ -310,24 +320,44 @@ class MockService:
             if known.key_fingerprint == owner and known.params_hash == lifecycle.params_hash(task):
                 return lifecycle.ack(known)
             return conflict_task_uuid(task_uuid, task["taskType"])
-        failure = admitted.task_fault or (self.faults.next_for_task() if admitted.rules else None)
+        if draft is None:
+            failure = admitted.task_fault or (
+                self.faults.next_for_task() if admitted.rules else None
+            )
+            draft = self._draft(task, admitted.owner, at, failure)
+        record, media_rows = draft
+        self.store.put_task(record)
+        self.store.put_media(media_rows)
+        self.deliveries.schedule(record, base_url=base_url, now=at)
+        accepted.append(record)
+        return lifecycle.ack(record)
+
+    def _draft(
+        self, task: Mapping[str, Any], owner: str, at: float, failure: Fault | None
+    ) -> _Draft:
+        """A new task's record and the rows of its result files (no store access)."""
         record = lifecycle.new_task(
             task,
-            key_fingerprint=admitted.owner,
+            key_fingerprint=owner,
             now=at,
             latency=self.config.latency,
             default_ttl=self.config.result_ttl,
             failure=failure,
         )
-        self._store_task(record, base_url, at)
-        accepted.append(record)
-        return lifecycle.ack(record)
+        return record, self.results.media_rows(record)
 
-    def _store_task(self, record: TaskRecord, base_url: str, at: float) -> None:
-        """The task, where its files will be, and what to deliver (in one transaction)."""
-        self.store.put_task(record)
-        self.store.put_media(self.results.media_rows(record))
-        self.deliveries.schedule(record, base_url=base_url, now=at)
+    def _drafts(self, body: list[Any], admitted: _Admission, at: float) -> dict[int, _Draft]:
+        """Drafts of the request's submits, made before the write lock is taken.
+
+        Not when fault rules exist: which task fails is decided in the transaction.
+        """
+        if admitted.rules:
+            return {}
+        return {
+            position: self._draft(task, admitted.owner, at, admitted.task_fault)
+            for position, task in enumerate(body)
+            if task.get("taskType") == VIDEO_INFERENCE
+        }
 
     def _accepted(self, records: list[TaskRecord]) -> None:
         """After the commit: start rendering (eager mode) and dispatching."""

@@ -17,6 +17,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -270,6 +271,12 @@ class TaskStore:
             WriterLock(path) if path is not None else nullcontext()
         )
         self._shared: sqlite3.Connection | None = None
+        # Whether fault rules exist is asked on every request and changes
+        # rarely: the answer is cached against the mtime (set to time_ns by
+        # every committed change) of a marker file next to the database.
+        self._faults_marker = path.with_name(path.name + ".faults") if path is not None else None
+        self._faults_cache: tuple[int, bool] | None = None
+        self._faults_touched = False  # this transaction changed fault rules
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
         self._state = threading.Condition()
@@ -352,8 +359,12 @@ class TaskStore:
                     yield conn
                 except BaseException:
                     conn.rollback()
+                    self._faults_touched = False
                     raise
                 conn.commit()
+                if self._faults_touched:
+                    self._faults_touched = False
+                    self._mark_faults_changed()
         finally:
             self._end_use()
 
@@ -391,6 +402,7 @@ class TaskStore:
     def reset(self) -> None:
         """Forget every task, fault rule, journal entry, result file row and delivery."""
         with self.transaction() as conn:
+            self._faults_changed()
             for table in (
                 "tasks",
                 "faults",
@@ -445,6 +457,7 @@ class TaskStore:
     # -- fault rules -----------------------------------------------------------
     def add_fault(self, fault: Fault) -> Fault:
         with self.transaction() as conn:
+            self._faults_changed()
             cursor = conn.execute(
                 "INSERT INTO faults (kind, status, code, message, remaining, task_type) "
                 "VALUES (?,?,?,?,?,?)",
@@ -459,15 +472,49 @@ class TaskStore:
 
     def remove_fault(self, fault_id: int) -> bool:
         with self.transaction() as conn:
+            self._faults_changed()
             return conn.execute("DELETE FROM faults WHERE id = ?", (fault_id,)).rowcount > 0
 
     def clear_faults(self) -> None:
         with self.transaction() as conn:
+            self._faults_changed()
             conn.execute("DELETE FROM faults")
 
     def has_faults(self) -> bool:
+        """Whether any fault rule is stored (usually answered without a query)."""
+        version = self._faults_version()
+        cached = self._faults_cache
+        if version is not None and cached is not None and cached[0] == version:
+            return cached[1]
         with self._reading() as conn:
-            return conn.execute("SELECT 1 FROM faults LIMIT 1").fetchone() is not None
+            found = conn.execute("SELECT 1 FROM faults LIMIT 1").fetchone() is not None
+        if version is not None:
+            self._faults_cache = (version, found)  # read before the query: never newer
+        return found
+
+    def _faults_version(self) -> int | None:
+        if self._faults_marker is None:
+            return None  # in memory: one process, the query is cheap
+        try:
+            return self._faults_marker.stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
+        except OSError:
+            return None
+
+    def _faults_changed(self) -> None:
+        """Called inside the transaction that changes rules; marked once it commits."""
+        self._faults_touched = True
+
+    def _mark_faults_changed(self) -> None:
+        if self._faults_marker is None:
+            return
+        stamp = time.time_ns()
+        try:
+            self._faults_marker.touch()
+            os.utime(self._faults_marker, ns=(stamp, stamp))  # exact: not the coarse clock
+        except OSError:
+            self._faults_marker = None  # unwritable: fall back to asking SQLite every time
 
     def take_fault(self, kind: str, task_types: Collection[str]) -> Fault | None:
         """Atomically use up one firing of the oldest rule of ``kind`` that applies."""
@@ -482,6 +529,7 @@ class TaskStore:
             if row is None:
                 return None
             fault = _fault(row)
+            self._faults_changed()
             if fault.times is not None and fault.times <= 1:
                 conn.execute("DELETE FROM faults WHERE id = ?", (fault.id,))
             elif fault.times is not None:
