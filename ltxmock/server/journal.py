@@ -8,11 +8,12 @@ are shortened so the journal stays small.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from . import jsontext
 
 if TYPE_CHECKING:
     from .store import TaskStore
@@ -124,18 +125,14 @@ class Journal:
 
 def _safe_json(value: Any) -> str:
     """``value`` as the JSON text to keep: redacted and shortened if need be."""
-    text = _dumps(value)
+    text = jsontext.dumps(value)
     if (
         len(text) <= MAX_STRING  # so no string in it is longer
         and text.count("[") + text.count("{") <= MAX_DEPTH  # so it nests no deeper
         and "apikey" not in text.lower()  # so no key, raw or parsed, is in it
     ):
         return text  # the usual case: redact(value) == value
-    return _dumps(redact(value))
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return jsontext.dumps(redact(value))
 
 
 def redact(value: Any, _depth: int = 0) -> Any:

@@ -14,8 +14,10 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from . import jsontext
 from .cost import result_cost
 from .errors import ErrorItem, error_item
 from .faults import TASK_FAILURE_DOCS, Fault
@@ -71,7 +73,7 @@ def new_task(
         task_uuid=task_uuid,
         task_type=str(task["taskType"]),
         key_fingerprint=key_fingerprint,
-        params=json.loads(canonical),  # a deep copy, keys in canonical order
+        params=jsontext.loads(canonical),  # a deep copy, keys in canonical order
         params_hash=_sha256(canonical),
         submitted_at=now,
         latency=latency,
@@ -88,6 +90,7 @@ def ack(record: TaskRecord) -> Item:
     return {"taskType": record.task_type, "taskUUID": record.task_uuid}
 
 
+@lru_cache(maxsize=4096)  # polled tasks ask again and again; uuid5 is a SHA-1 each time
 def video_uuid(task_uuid: str, index: int) -> str:
     """The videoUUID of result ``index``: deterministic, distinct per result."""
     return str(uuid.uuid5(VIDEO_NAMESPACE, f"{task_uuid.lower()}/{index}"))

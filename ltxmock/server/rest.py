@@ -25,6 +25,7 @@ from werkzeug.http import HTTP_STATUS_CODES, parse_options_header
 from werkzeug.urls import uri_to_iri
 from werkzeug.wsgi import get_content_length, get_host, get_input_stream
 
+from . import jsontext
 from .auth import bearer_token
 from .errors import ApiError, error_item, invalid_json, payload_too_large, unsupported_content_type
 from .faults import FAULT_HEADER, Fault
@@ -48,7 +49,7 @@ def current_service() -> MockService:
 
 
 def encode(payload: Any) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return jsontext.dumps_bytes(payload)
 
 
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
@@ -175,6 +176,14 @@ def decode_json(raw: bytes | str) -> Any:
 
     Raises ``ApiError`` (400 ``invalidJson``). Shared with the WebSocket endpoint.
     """
+    if isinstance(raw, bytes):
+        parsed, value = jsontext.loads_fast(raw)
+        if parsed:
+            if raw.count(b"[") + raw.count(b"{") > MAX_NESTING and _depth(value) > MAX_NESTING:
+                raise invalid_json(f"it nests deeper than {MAX_NESTING} levels")
+            return value
+    # The standard library decides anything orjson would not parse as it does,
+    # and words the error.
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         value = json.loads(text, parse_constant=_reject_constant)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import json
 import logging
 import os
 import sqlite3
@@ -25,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from . import jsontext
 from .faults import Fault
 from .journal import JournalEntry
 
@@ -431,7 +431,7 @@ class TaskStore:
                     record.task_uuid,
                     record.task_type,
                     record.key_fingerprint,
-                    _dumps(record.params),
+                    jsontext.dumps(record.params),
                     record.params_hash,
                     record.submitted_at,
                     record.latency,
@@ -761,10 +761,6 @@ class _Reading:
         self._store._end_use()
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 def _task(row: tuple[Any, ...]) -> TaskRecord:
     (uuid, task_type, key, params, params_hash, submitted, latency, seed, count, ttl, _expires,
      failure_code, failure_message) = row  # fmt: skip
@@ -772,7 +768,7 @@ def _task(row: tuple[Any, ...]) -> TaskRecord:
         task_uuid=uuid,
         task_type=task_type,
         key_fingerprint=key,
-        params=json.loads(params),
+        params=jsontext.loads(params),
         params_hash=params_hash,
         submitted_at=submitted,
         latency=latency,
@@ -807,6 +803,6 @@ def _entry(row: tuple[Any, ...]) -> JournalEntry:
         path=path,
         status=status,
         fault=fault,
-        request=json.loads(request),
-        response=json.loads(response),
+        request=jsontext.loads(request),
+        response=jsontext.loads(response),
     )

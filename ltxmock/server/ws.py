@@ -24,7 +24,6 @@ if the peer never answers the close.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import socket
 import struct
@@ -37,6 +36,7 @@ from flask import Flask, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
+from . import jsontext
 from .auth import AUTHENTICATION, authenticate
 from .errors import (
     CONNECT_DOCS,
@@ -182,7 +182,7 @@ class Channel:
 
     def reply(self, payload: JsonObject) -> None:
         """Send ``payload``; if the socket is gone, keep it for the session's resume."""
-        frame = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        frame = jsontext.dumps(payload)
         if not self.send(frame) and self.session is not None:
             self.hub.sessions.deliver(self.session, frame, failed=self)
 
