@@ -142,7 +142,7 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes:
         _drain(declared, environ.get("wsgi.input"))
         raise payload_too_large(limit)
     content_type = environ.get("CONTENT_TYPE")
-    if not _is_json(parse_options_header(content_type or "")[0].lower()):
+    if not _is_json_content_type(content_type or ""):
         raise unsupported_content_type(content_type)
     # Chunked bodies declare no length: read one byte past the limit to notice.
     stream = get_input_stream(environ)
@@ -163,6 +163,11 @@ def _drain(declared: int, stream: Any) -> None:
         if not chunk:
             break
         remaining -= len(chunk)
+
+
+@lru_cache(maxsize=64)  # clients send the same header every time
+def _is_json_content_type(header: str) -> bool:
+    return _is_json(parse_options_header(header)[0].lower())
 
 
 def _is_json(mimetype: str) -> bool:

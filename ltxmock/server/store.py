@@ -274,7 +274,7 @@ class TaskStore:
         # Whether fault rules exist is asked on every request and changes
         # rarely: the answer is cached against the mtime (set to time_ns by
         # every committed change) of a marker file next to the database.
-        self._faults_marker = path.with_name(path.name + ".faults") if path is not None else None
+        self._faults_marker = str(path) + ".faults" if path is not None else None
         self._faults_cache: tuple[int, bool] | None = None
         self._faults_touched = False  # this transaction changed fault rules
         self._opened: list[sqlite3.Connection] = []
@@ -496,7 +496,7 @@ class TaskStore:
         if self._faults_marker is None:
             return None  # in memory: one process, the query is cheap
         try:
-            return self._faults_marker.stat().st_mtime_ns
+            return os.stat(self._faults_marker).st_mtime_ns
         except FileNotFoundError:
             return 0
         except OSError:
@@ -511,7 +511,7 @@ class TaskStore:
             return
         stamp = time.time_ns()
         try:
-            self._faults_marker.touch()
+            Path(self._faults_marker).touch()
             os.utime(self._faults_marker, ns=(stamp, stamp))  # exact: not the coarse clock
         except OSError:
             self._faults_marker = None  # unwritable: fall back to asking SQLite every time
