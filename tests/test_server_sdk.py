@@ -45,11 +45,11 @@ def live() -> Iterator[LiveServer]:
         yield server
 
 
-def run(live: LiveServer, params: dict[str, Any]) -> list[dict[str, Any]]:
+def run(live: LiveServer, params: dict[str, Any], transport: str = "rest") -> list[dict[str, Any]]:
     async def go() -> list[dict[str, Any]]:
         async with runware.Runware(
             api_key=API_KEY,
-            transport="rest",
+            transport=transport,
             http_base_url=live.url,
             ws_base_url=live.url.replace("http://", "ws://"),
             max_retries=3,
@@ -129,3 +129,17 @@ def test_the_sdk_sees_an_unknown_task_as_not_found(live: LiveServer) -> None:
     with pytest.raises(runware.RunwareError) as caught:
         asyncio.run(poll())
     assert caught.value.code == "notFound"
+
+
+def test_the_sdk_over_the_websocket_of_a_live_server(live: LiveServer) -> None:
+    # serve's WebSocket is its ASGI bridge, not the Werkzeug one the fixtures use.
+    task_uuid = new_uuid()
+    (result,) = run(live, {**LTX_FAST_1080P, "taskUUID": task_uuid}, transport="websocket")
+    assert (result["status"], result["taskUUID"], result["cost"]) == ("success", task_uuid, 0.24)
+    ws_exchanges = [e for e in exchanges_for(live, task_uuid) if e["transport"] == "ws"]
+    assert ws_exchanges[0]["response"] == {
+        "data": [{"taskType": "videoInference", "taskUUID": task_uuid}]
+    }
+    with pytest.raises(runware.RunwareError) as caught:
+        run(live, {**LTX_FAST_1080P, "taskUUID": new_uuid(), "duration": 7}, "websocket")
+    assert (caught.value.code, caught.value.parameter) == ("validation", "duration")
