@@ -29,7 +29,7 @@ from . import jsontext
 from .auth import bearer_token
 from .errors import ApiError, error_item, invalid_json, payload_too_large, unsupported_content_type
 from .faults import FAULT_HEADER, Fault
-from .service import MockService, Reply
+from .service import Exchange, MockService, Reply
 
 MAX_NESTING = 64  # real task bodies nest about 5 deep; deeper is an attack or a bug
 DRAIN_LIMIT = 64 * 1024 * 1024  # read (and drop) at most this much of a refused body
@@ -70,6 +70,14 @@ def inference() -> Response:
 
 def answer(service: MockService, environ: dict[str, Any]) -> tuple[int, bytes]:
     """Answer one ``POST /v1`` WSGI request: the status and the JSON body."""
+    opened = begin(service, environ)
+    if isinstance(opened, tuple):
+        return opened
+    return reply_bytes(service.handle_exchange(opened))
+
+
+def begin(service: MockService, environ: dict[str, Any]) -> Exchange | tuple[int, bytes]:
+    """Read a ``POST /v1`` request and ``service.begin`` it; or the refusal to send as is."""
     path = environ.get("PATH_INFO") or "/"
     raw = b""
     try:
@@ -81,8 +89,8 @@ def answer(service: MockService, environ: dict[str, Any]) -> tuple[int, bytes]:
         reply = Reply.from_error(error)
         text = raw.decode("utf-8", errors="replace")
         service.record(at=service.now(), transport="rest", path=path, body=text, reply=reply)
-        return reply.status, encode(reply.payload)
-    reply = service.handle(
+        return reply_bytes(reply)
+    return service.begin(
         body,
         api_key=bearer_token(environ.get("HTTP_AUTHORIZATION")),
         transport="rest",
@@ -90,6 +98,9 @@ def answer(service: MockService, environ: dict[str, Any]) -> tuple[int, bytes]:
         fault=fault,
         path=path,
     )
+
+
+def reply_bytes(reply: Reply) -> tuple[int, bytes]:
     return reply.status, encode(reply.payload)
 
 

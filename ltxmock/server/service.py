@@ -49,6 +49,32 @@ log = logging.getLogger("ltxmock.server")
 _Draft = tuple[TaskRecord, list[MediaRow]]
 
 
+@dataclass
+class Exchange:
+    """One request on its way through ``begin``, ``write`` and ``finish``."""
+
+    body: Any
+    transport: Transport
+    path: str
+    at: float
+    reply: Reply | None = None  # set by begin (refused, or read-only) or by write
+    plan: _Plan | None = None  # submits: what write() stores
+    accepted: list[TaskRecord] = field(default_factory=list)
+
+    @property
+    def answer(self) -> Reply:
+        if self.reply is None:  # write() not run (its transaction failed)
+            self.reply = Reply.envelope([], [internal_server_error()], status=500)
+        return self.reply
+
+
+@dataclass(frozen=True)
+class _Plan:
+    admitted: _Admission
+    base_url: str
+    drafts: Mapping[int, _Draft]
+
+
 @dataclass(frozen=True)
 class _Admission:
     """What the checks before running a request found."""
@@ -150,6 +176,41 @@ class MockService:
         prefixes videoURLs unless ``public_base_url`` is configured. ``fault``
         (from a request header) replaces the stored fault rules for this request.
         """
+        exchange = self.begin(
+            body,
+            api_key=api_key,
+            transport=transport,
+            base_url=base_url,
+            now=now,
+            fault=fault,
+            path=path,
+        )
+        return self.handle_exchange(exchange)
+
+    def handle_exchange(self, exchange: Exchange) -> Reply:
+        """``write`` in a transaction of its own, then ``finish``."""
+        try:
+            with self.store.transaction():
+                self.write(exchange)
+        except Exception as exc:
+            self.write_failed(exchange, exc)
+        return self.finish(exchange)
+
+    # handle() in three steps, so that a server can commit the writes of several
+    # requests at once: begin() each (no lock), write() them all inside one
+    # store transaction, finish() each after the commit.
+    def begin(
+        self,
+        body: Any,
+        *,
+        api_key: str | None,
+        transport: Transport,
+        base_url: str,
+        now: float | None = None,
+        fault: Fault | None = None,
+        path: str = "/v1",
+    ) -> Exchange:
+        """Everything before the writes: checks, polls, drafts of new tasks."""
         submits = isinstance(body, list) and any(
             isinstance(task, dict) and task.get("taskType") == VIDEO_INFERENCE for task in body
         )
@@ -158,37 +219,60 @@ class MockService:
             # a good part of a second, and the task's latency starts after it.
             self.results.load()
         at = self.now() if now is None else now
+        exchange = Exchange(body=body, transport=transport, path=path, at=at)
         try:
             admitted = self._admit(body, api_key, fault)
+            base_url = self.config.public_base_url or base_url
+            self._maybe_purge(at)
+            if submits:
+                exchange.plan = _Plan(admitted, base_url, self._drafts(body, admitted, at))
+            else:  # polls and pings only read: the journal entry is the one write
+                exchange.reply = self._run(body, admitted, base_url, at, [])
         except Exception as exc:
-            reply = self._failure(exc, transport)
-            self.record(at=at, transport=transport, path=path, body=body, reply=reply)
-            return reply
-        base_url = self.config.public_base_url or base_url
-        self._maybe_purge(at)
-        if not submits:
-            # Polls and pings only read: the journal entry is the one write.
+            exchange.reply = self._failure(exc, transport)
+        return exchange
+
+    def write(self, exchange: Exchange) -> None:
+        """Inside a store transaction: the exchange's new tasks, and its journal entry.
+
+        A refused request (a conflict) rolls back to its savepoint, so none of
+        its tasks is stored; other exchanges in the same transaction are untouched.
+        """
+        plan = exchange.plan
+        if plan is not None and exchange.reply is None:
             try:
-                reply = self._run(body, admitted, base_url, at, [])
+                with self.store.savepoint():
+                    exchange.reply = self._run(
+                        exchange.body,
+                        plan.admitted,
+                        plan.base_url,
+                        exchange.at,
+                        exchange.accepted,
+                        plan.drafts,
+                    )
             except Exception as exc:
-                reply = self._failure(exc, transport)
-            self.record(at=at, transport=transport, path=path, body=body, reply=reply)
-            return reply
-        # Submits: the new tasks and the journal entry in one write transaction,
-        # one commit. A refused request (a conflict) raises out of it, so none
-        # of its tasks is stored; its journal entry is written after the rollback.
-        accepted: list[TaskRecord] = []
-        try:
-            drafts = self._drafts(body, admitted, at)
-            with self.store.transaction():
-                reply = self._run(body, admitted, base_url, at, accepted, drafts)
-                self.record(at=at, transport=transport, path=path, body=body, reply=reply)
-        except Exception as exc:  # rolled back: nothing of this request is stored
-            accepted.clear()
-            reply = self._failure(exc, transport)
-            self.record(at=at, transport=transport, path=path, body=body, reply=reply)
-        self._accepted(accepted)
-        return reply
+                exchange.accepted.clear()
+                exchange.reply = self._failure(exc, exchange.transport)
+        self.record(
+            at=exchange.at,
+            transport=exchange.transport,
+            path=exchange.path,
+            body=exchange.body,
+            reply=exchange.answer,
+        )
+
+    def write_failed(self, exchange: Exchange, exc: Exception) -> None:
+        """The transaction around ``write`` failed: nothing of the exchange was stored."""
+        if exchange.plan is None:  # a read-only answer stands; only its journal entry is lost
+            log.error("could not write the request journal", exc_info=exc)
+            return
+        exchange.accepted.clear()
+        exchange.reply = self._failure(exc, exchange.transport)
+
+    def finish(self, exchange: Exchange) -> Reply:
+        """After the commit: start what the accepted tasks need; the reply to send."""
+        self._accepted(exchange.accepted)
+        return exchange.answer
 
     def _failure(self, exc: Exception, transport: Transport) -> Reply:
         if isinstance(exc, ApiError):

@@ -368,6 +368,25 @@ class TaskStore:
         finally:
             self._end_use()
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a transaction: undo just this block's writes if it raises."""
+        self._begin_use()
+        try:
+            conn = self._conn()
+            if not conn.in_transaction:
+                raise StoreError("a savepoint needs an open transaction")
+            conn.execute("SAVEPOINT block")
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK TO block")
+                conn.execute("RELEASE block")
+                raise
+            conn.execute("RELEASE block")
+        finally:
+            self._end_use()
+
     def _reading(self) -> _Reading:
         return _Reading(self)
 

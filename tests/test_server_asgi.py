@@ -1,0 +1,102 @@
+"""AsgiMock, driven in-process: what ``ltxmock serve`` runs, minus the sockets.
+
+Requests that are ready in the same turn of the event loop share one store
+transaction (GroupCommit); each must still get exactly the answer it would
+get alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from server_fixtures import API_KEY, get_response, video_task
+
+from ltxmock.server import MockConfig, create_app
+from ltxmock.server.asgi import AsgiMock
+
+
+def mock(tmp_path: Path, **options: Any) -> AsgiMock:
+    config = MockConfig(data_dir=tmp_path, render_mode="lazy", **{"latency": 0, **options})
+    return AsgiMock(create_app(config))
+
+
+async def post(app: AsgiMock, body: Any) -> tuple[int, Any]:
+    raw = json.dumps(body).encode()
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1",
+        "scheme": "http",
+        "server": ("127.0.0.1", 8080),
+        "headers": [
+            (b"host", b"127.0.0.1:8080"),
+            (b"content-type", b"application/json"),
+            (b"authorization", f"Bearer {API_KEY}".encode()),
+            (b"content-length", str(len(raw)).encode()),
+        ],
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent[0]["status"], json.loads(sent[1]["body"])
+
+
+def together(app: AsgiMock, *bodies: Any) -> list[tuple[int, Any]]:
+    async def run() -> list[tuple[int, Any]]:
+        return list(await asyncio.gather(*(post(app, body) for body in bodies)))
+
+    return asyncio.run(run())
+
+
+def test_requests_ready_together_get_the_answers_they_would_get_alone(tmp_path: Path) -> None:
+    app = mock(tmp_path)
+    first, second = video_task(), video_task()
+    clash = {**first, "positivePrompt": "another prompt, same taskUUID"}
+    answers = together(app, [first], [clash], [second], [get_response(first["taskUUID"])])
+    # The poll was begun before any of them was committed: concurrent, so not found.
+    assert [status for status, _ in answers] == [200, 400, 200, 404]
+    assert answers[1][1]["errors"][0]["code"] == "conflictTaskUUID"
+    assert answers[3][1]["errors"][0]["code"] == "taskNotFound"
+    now = app.service.now()
+    stored = app.service.store.get_task(first["taskUUID"], now=now)
+    assert stored is not None
+    assert stored.params["positivePrompt"] == first["positivePrompt"]  # the clash stored nothing
+    assert app.service.store.get_task(second["taskUUID"], now=now) is not None
+    # one journal entry each, in the order they were begun
+    assert [e.status for e in app.service.journal.entries()] == [200, 400, 200, 404]
+    # and afterwards, alone, the poll finds the task
+    assert together(app, [get_response(first["taskUUID"])])[0][0] == 200
+
+
+def test_a_failed_group_transaction_stores_nothing_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = mock(tmp_path)
+    known = video_task()
+    assert together(app, [known])[0][0] == 200
+
+    @contextlib.contextmanager
+    def unwritable() -> Iterator[None]:
+        raise OSError("disk full")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(app.service.store, "transaction", unwritable)
+    task = video_task()
+    (submit, poll) = together(app, [task], [get_response(known["taskUUID"])])
+    assert submit[0] == 500
+    assert submit[1]["errors"][0]["code"] == "internalServerError"
+    assert poll[0] == 200  # a read-only answer stands without its journal entry
+    monkeypatch.undo()
+    assert app.service.store.get_task(task["taskUUID"], now=app.service.now()) is None
