@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,8 @@ import pytest
 from server_fixtures import API_KEY, get_response, video_task
 
 from ltxmock.server import MockConfig, create_app
-from ltxmock.server.asgi import AsgiMock
+from ltxmock.server.asgi import AsgiMock, LoopSocket
+from ltxmock.server.ws import SocketClosedError
 
 
 def mock(tmp_path: Path, **options: Any) -> AsgiMock:
@@ -100,3 +103,43 @@ def test_a_failed_group_transaction_stores_nothing_and_says_so(
     assert poll[0] == 200  # a read-only answer stands without its journal entry
     monkeypatch.undo()
     assert app.service.store.get_task(task["taskUUID"], now=app.service.now()) is None
+
+
+def test_a_loop_socket_gives_up_on_a_peer_that_stopped_reading() -> None:
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+    stalled = asyncio.Event()  # never set: the peer never drains its buffer
+
+    async def send(_: Any) -> None:
+        await stalled.wait()
+
+    sock = LoopSocket(loop, send, send_timeout=0.2)
+    try:
+        started = time.monotonic()
+        with pytest.raises(SocketClosedError, match="stopped reading"):
+            sock.send("a frame")
+        assert 0.2 <= time.monotonic() - started < 2
+        assert not sock.connected
+        with pytest.raises(SocketClosedError):
+            sock.send("another")
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(2)
+        loop.run_until_complete(asyncio.sleep(0.01))  # let the cancelled send finish
+        loop.close()
+
+
+def test_a_loop_socket_hands_messages_over_then_reports_the_close() -> None:
+    async def send(_: Any) -> None:
+        return None
+
+    sock = LoopSocket(asyncio.new_event_loop(), send, send_timeout=1)
+    assert sock.receive(timeout=0.01) is None
+    sock.deliver("[1]")
+    sock.deliver(b"[2]")
+    assert [sock.receive(timeout=1), sock.receive(timeout=1)] == ["[1]", b"[2]"]
+    sock.disconnected()
+    for _ in range(2):  # and it stays closed
+        with pytest.raises(SocketClosedError):
+            sock.receive(timeout=1)
