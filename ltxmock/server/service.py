@@ -63,8 +63,8 @@ class Exchange:
 
     @property
     def answer(self) -> Reply:
-        if self.reply is None:  # write() not run (its transaction failed)
-            self.reply = Reply.envelope([], [internal_server_error()], status=500)
+        if self.reply is None:  # write() never ran: nothing of it was stored
+            return Reply.envelope([], [internal_server_error()], status=500)
         return self.reply
 
 
