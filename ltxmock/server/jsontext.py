@@ -34,12 +34,8 @@ def dumps_bytes(value: Any) -> bytes:
 def loads(text: str | bytes) -> Any:
     """Parse JSON text known to be valid (what ``dumps`` wrote)."""
     data = text.encode("utf-8") if isinstance(text, str) else text
-    if _LONG_INTEGER.search(data) is None:
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(data)
+    parsed, value = loads_fast(data)
+    return value if parsed else json.loads(data)
 
 
 def loads_fast(data: bytes) -> tuple[bool, Any]:

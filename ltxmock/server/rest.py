@@ -192,27 +192,31 @@ def decode_json(raw: bytes | str) -> Any:
 
     Raises ``ApiError`` (400 ``invalidJson``). Shared with the WebSocket endpoint.
     """
+    parsed, value = jsontext.loads_fast(raw) if isinstance(raw, bytes) else (False, None)
+    if not parsed:
+        value = _parse_strictly(raw)
+    # Counting brackets bounds the depth from above, cheaply (strings may hold some).
     if isinstance(raw, bytes):
-        parsed, value = jsontext.loads_fast(raw)
-        if parsed:
-            if raw.count(b"[") + raw.count(b"{") > MAX_NESTING and _depth(value) > MAX_NESTING:
-                raise invalid_json(f"it nests deeper than {MAX_NESTING} levels")
-            return value
-    # The standard library decides anything orjson would not parse as it does,
-    # and words the error.
+        brackets = raw.count(b"[") + raw.count(b"{")
+    else:
+        brackets = raw.count("[") + raw.count("{")
+    if brackets > MAX_NESTING and _depth(value) > MAX_NESTING:
+        raise invalid_json(f"it nests deeper than {MAX_NESTING} levels")
+    return value
+
+
+def _parse_strictly(raw: bytes | str) -> Any:
+    """The standard library's parse: it decides anything orjson would not read as it
+    does, and words the error."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        value = json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
         raise invalid_json(f"it is not UTF-8 ({exc.reason} at byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
         raise invalid_json(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except (ValueError, RecursionError) as exc:
         raise invalid_json(str(exc) or type(exc).__name__) from exc
-    # Counting brackets bounds the depth from above, cheaply (strings may hold some).
-    if text.count("[") + text.count("{") > MAX_NESTING and _depth(value) > MAX_NESTING:
-        raise invalid_json(f"it nests deeper than {MAX_NESTING} levels")
-    return value
 
 
 def _reject_constant(name: str) -> Any:
