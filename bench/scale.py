@@ -114,7 +114,7 @@ def http_phase(data_dir: Path, count: int, known: str) -> tuple[float, float, li
 
 
 def store_bytes(data_dir: Path) -> int:
-    return sum(p.stat().st_size for p in data_dir.glob("ltxmock.sqlite3*"))
+    return sum(p.stat().st_size for p in data_dir.glob("ltxmock*.sqlite3*"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

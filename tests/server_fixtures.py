@@ -41,7 +41,7 @@ MODEL = "lightricks:2@1"
 START = 1_800_000_000.0  # a fixed wall-clock second, so tests never race real time
 URL_SHAPE = (
     r"^http://localhost/video/os/[0-9a-f]{6}/ws/2/vi/"
-    r"[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.(mp4|webm|mov)$"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.(mp4|webm|mov)$"
 )
 
 

@@ -121,7 +121,7 @@ def test_upload_put_comes_before_the_webhook_post(client: MockClient, receiver: 
     assert put.headers["Content-Type"] == "video/mp4"
     assert int(put.headers["Content-Length"]) == len(put.body)
     assert "Authorization" not in put.headers
-    [row] = client.service.store.media_for_task(task["taskUUID"])
+    [row] = client.service.results.rows(client.service.store.find_tasks([task["taskUUID"]])[0])
     assert put.body == client.service.results.path(row).read_bytes()
     assert post.headers["Content-Type"] == "application/json"
     item = json.loads(post.body)

@@ -325,7 +325,7 @@ def test_after_its_ttl_a_video_is_gone_and_its_file_deleted(tmp_path: Path) -> N
         client.submit(task)
         url = wait_done(client, task["taskUUID"]).data[0]["videoURL"]
         path = url.removeprefix("http://localhost")
-        [row] = service.store.media_for_task(task["taskUUID"])
+        [row] = service.results.rows(service.store.find_tasks([task["taskUUID"]])[0])
         file = service.results.path(row)
         assert file.is_file()
         clock.advance(59)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import server_fixtures as fx
@@ -89,11 +90,13 @@ def test_injected_faults_are_named_in_the_journal(client: MockClient, service: M
 
 def test_the_journal_keeps_only_the_newest_entries(clock: FakeClock) -> None:
     client = MockClient(create_app(latency=0, clock=clock, journal_limit=5))
-    for _ in range(12):
-        client.post([{"taskType": "ping"}])
+    for number in range(12):
+        client.post([{"taskType": "ping", "taskUUID": str(uuid.UUID(int=number))}])
     entries = client.service.journal.entries()
-    assert len(entries) == 5
-    assert [e.id for e in entries] == list(range(8, 13))
+    assert [e.request[0]["taskUUID"] for e in entries] == [
+        str(uuid.UUID(int=n)) for n in range(7, 12)
+    ]
+    assert [e.id for e in entries] == sorted({e.id for e in entries})  # unique, increasing
 
 
 def test_the_admin_api_reads_and_clears_the_journal(client: MockClient) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 import server_fixtures as fx
+from hypothesis import given
+from hypothesis import strategies as st
 from server_fixtures import (
     API_KEY,
     URL_SHAPE,
@@ -18,7 +21,7 @@ from server_fixtures import (
 
 from ltxmock.server import MockConfig, MockService, create_app
 from ltxmock.server.cost import PRICE_PER_SECOND, price_per_second, result_cost
-from ltxmock.server.lifecycle import video_uuid
+from ltxmock.server.lifecycle import MAX_RESULTS, task_uuids_of_video, video_uuid
 
 clock, mock_config, mock_app, service, client = (
     fx.clock,
@@ -307,3 +310,15 @@ def test_handle_is_the_transport_neutral_entry_point(clock: FakeClock) -> None:
     assert [e.transport for e in service.journal] == ["ws", "ws", "ws"]
     assert [e.at for e in service.journal] == [100.0, 101.0, 102.0]
     service.close()
+
+
+@given(task=st.uuids(), index=st.integers(0, MAX_RESULTS - 1), upper=st.booleans())
+def test_a_video_uuid_names_its_task_and_keeps_its_version(
+    task: uuid.UUID, index: int, upper: bool
+) -> None:
+    # Downloads find the task from the URL alone: nothing is stored per result.
+    task_uuid = str(task).upper() if upper else str(task)
+    video = uuid.UUID(video_uuid(task_uuid, index))
+    assert video != task
+    assert (video.version, video.variant) == (task.version, task.variant)
+    assert task_uuids_of_video(str(video))[str(task)] == index

@@ -279,7 +279,7 @@ class Deliveries:
             self._webhook(delivery, record, error)
 
     def _upload(self, delivery: DeliveryRow, record: TaskRecord) -> None:
-        rows = self._store.media_for_task(record.task_uuid)
+        rows = self._renders.rows(record)
         row = next((r for r in rows if r.result_index == delivery.result_index), None)
         if row is None:
             self._settle(delivery, SKIPPED, "the result has no file", self.config.clock())

@@ -26,6 +26,8 @@ from .store import TaskRecord
 # Fixed, so a task's videoUUIDs are the same in every process and run.
 VIDEO_NAMESPACE = uuid.UUID("6f1f3c3e-2f2a-5d0c-9a57-1c7e0d4b8a11")
 DEFAULT_FORMAT = "MP4"
+MAX_RESULTS = 16  # results per task a videoUUID can name (the documents allow up to 4)
+_UUID_FIXED_BITS = (0xF << 76) | (0x7 << 61)  # a UUID's version and variant
 
 Item = dict[str, Any]
 RENDER_FAILED = "processingFailed"
@@ -90,10 +92,32 @@ def ack(record: TaskRecord) -> Item:
     return {"taskType": record.task_type, "taskUUID": record.task_uuid}
 
 
-@lru_cache(maxsize=4096)  # polled tasks ask again and again; uuid5 is a SHA-1 each time
+@lru_cache(maxsize=4096)  # polled tasks ask again and again
 def video_uuid(task_uuid: str, index: int) -> str:
-    """The videoUUID of result ``index``: deterministic, distinct per result."""
-    return str(uuid.uuid5(VIDEO_NAMESPACE, f"{task_uuid.lower()}/{index}"))
+    """The videoUUID of result ``index``: deterministic, distinct per result.
+
+    The task's UUID with bits flipped by a mask per index (never its version
+    or variant bits), so a download finds its task from the URL alone
+    (``task_uuids_of_video``) and nothing about a result is stored until its
+    file is rendered.
+    """
+    try:
+        value = uuid.UUID(task_uuid).int
+    except ValueError:  # not a UUID (never accepted by the API): a one-way name
+        return str(uuid.uuid5(VIDEO_NAMESPACE, f"{task_uuid.lower()}/{index}"))
+    return str(uuid.UUID(int=value ^ _result_mask(index)))
+
+
+def task_uuids_of_video(video: str) -> dict[str, int]:
+    """Every taskUUID (with its result index) whose result could be this videoUUID."""
+    value = uuid.UUID(video).int
+    return {str(uuid.UUID(int=value ^ _result_mask(i))): i for i in range(MAX_RESULTS)}
+
+
+@lru_cache(maxsize=MAX_RESULTS)
+def _result_mask(index: int) -> int:
+    digest = hashlib.sha256(VIDEO_NAMESPACE.bytes + index.to_bytes(4, "big")).digest()
+    return int.from_bytes(digest[:16], "big") & ~_UUID_FIXED_BITS
 
 
 def video_url(base_url: str, record: TaskRecord, index: int) -> str:

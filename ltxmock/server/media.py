@@ -1,9 +1,10 @@
 """``GET``/``HEAD /video/os/<6 hex>/ws/2/vi/<videoUUID>.<ext>``: the result files.
 
 The route takes a UUID and a known extension only; the file is found through
-the store's ``media`` row (a RenderCache name), so nothing from the URL ever
-becomes part of a path. Werkzeug's ``send_file`` does the HTTP: Content-Type,
-Content-Length, ``Range`` (206, ``Content-Range``, ``Accept-Ranges: bytes``),
+its ``MediaRow`` (a RenderCache name, stored or derived from the task the
+videoUUID names), so nothing from the URL ever becomes part of a path.
+Werkzeug's ``send_file`` does the HTTP: Content-Type, Content-Length,
+``Range`` (206, ``Content-Range``, ``Accept-Ranges: bytes``),
 ``ETag``/``If-None-Match`` (304) and ``If-Modified-Since``.
 
 Answers: 404 (Runware-shaped JSON) for an unknown video, one of another
@@ -41,11 +42,11 @@ def video(shard: str, name: str) -> Response:
         return _not_found()
     service = current_service()
     now = service.now()
-    row = service.store.media(video_uuid)
+    row = service.results.row_of_video(video_uuid)
     if row is None or not row.file_name.endswith(f".{extension}"):
         return _not_found()
     if now >= row.expires_at:
-        if not service.store.media_file_in_use(row.file_name, now=now):
+        if not service.results.file_in_use(row, now=now):
             service.results.delete_files([row.file_name])
         return json_response(
             410,

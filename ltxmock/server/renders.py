@@ -1,9 +1,12 @@
 """Render orchestration: each result's real video file, made in the background.
 
 ``Renders`` turns an accepted task into one ``RenderSpec`` per result (missing
-parameters take the ``default`` keywords of the model's document), records
-where each file will live (the store's ``media`` rows, so every process can
-find it), and renders it in an executor, never on a request thread.
+parameters take the ``default`` keywords of the model's document) and renders
+it in an executor, never on a request thread. Where each file lives (its
+``MediaRow``) is derived from the task, so a submit stores nothing for its
+results; a row is stored once its file is rendered (so expiry deletes it) or
+its render failed (so every process reports the error). A videoUUID names its
+task (``lifecycle.task_uuids_of_video``): a download finds its row without an index.
 
 Who renders: the process that accepted the task kicks the renders at submit
 time. Any process that later finds a due result without its file (a poll, a
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import concurrent.futures as futures
 import contextlib
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -30,11 +34,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import lifecycle
 from .config import MockConfig
 from .lifecycle import DEFAULT_FORMAT, READY, ResultState, video_uuid
 from .store import MediaRow, TaskRecord, TaskStore
@@ -46,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ltxmock.server")
 
 PENDING = ResultState(ready=False)
+DERIVED_ROWS_CACHED = 4096  # tasks whose result rows are kept (one sha256 per result)
 
 
 @dataclass(frozen=True)
@@ -191,6 +198,7 @@ class Renders:
         self._inflight: dict[str, futures.Future[str]] = {}
         self._lock = threading.Lock()
         self._defaults: dict[str, Defaults] = {}
+        self._derived: OrderedDict[tuple[str, str, float], list[MediaRow]] = OrderedDict()
         self._closed = False
         self.on_ready: list[Callable[[], None]] = []
 
@@ -224,9 +232,15 @@ class Renders:
         return render_spec(record, index, self.defaults(str(record.params.get("model", ""))))
 
     def media_rows(self, record: TaskRecord) -> list[MediaRow]:
-        """One row per result of a newly accepted task (no rendering yet)."""
+        """The row each result of ``record`` has before anything is stored for it."""
         if record.failure_code is not None:
             return []  # it fails at its latency: there is nothing to render
+        key = (record.task_uuid.lower(), record.params_hash, record.expires_at)
+        with self._lock:
+            cached = self._derived.get(key)
+            if cached is not None:
+                self._derived.move_to_end(key)
+                return cached
         from ltxmock.media import EXTENSIONS
 
         rows = []
@@ -242,21 +256,50 @@ class Renders:
                     expires_at=record.expires_at,
                 )
             )
+        with self._lock:  # a sha256 per result: polls of a task ask again and again
+            self._derived[key] = rows
+            if len(self._derived) > DERIVED_ROWS_CACHED:
+                self._derived.popitem(last=False)
         return rows
+
+    def rows(self, record: TaskRecord) -> list[MediaRow]:
+        """Each result's row: the stored one once rendered or failed, else derived."""
+        derived = self.media_rows(record)
+        if not derived:
+            return derived
+        stored = {
+            row.result_index: row
+            for row in self._store.media_for_task(record.task_uuid)
+            if row.expires_at == record.expires_at  # not an expired namesake's
+        }
+        return [stored.get(row.result_index, row) for row in derived]
+
+    def row_of_video(self, video_uuid: str) -> MediaRow | None:
+        """The row of a videoUUID, expired or not: stored, or derived from its task."""
+        row = self._store.media(video_uuid)
+        if row is not None:
+            return row
+        candidates = lifecycle.task_uuids_of_video(video_uuid)
+        for record in self._store.find_tasks(list(candidates)):
+            index = candidates.get(record.task_uuid.lower())
+            rows = self.media_rows(record)
+            if index is not None and index < len(rows) and rows[index].video_uuid == video_uuid:
+                return rows[index]
+        return None
+
+    def file_in_use(self, row: MediaRow, *, now: float) -> bool:
+        """Whether a live task's result still uses ``row``'s file."""
+        if self._store.media_file_in_use(row.file_name, now=now):
+            return True
+        record = self._store.get_task(row.task_uuid, now=now)
+        return record is not None and any(
+            mine.file_name == row.file_name for mine in self.media_rows(record)
+        )
 
     # -- states ----------------------------------------------------------------
     def states(self, record: TaskRecord, *, kick: bool = True) -> list[ResultState]:
         """Each result's state; a missing file not being rendered here is kicked."""
-        rows = {row.result_index: row for row in self._store.media_for_task(record.task_uuid)}
-        states = []
-        for index in range(record.number_results):
-            row = rows.get(index)
-            if row is None:
-                # Accepted by an older ltxmock, or its rows were reset: nothing to wait for.
-                states.append(READY)
-                continue
-            states.append(self._state(record, row, kick=kick))
-        return states
+        return [self._state(record, row, kick=kick) for row in self.rows(record)]
 
     def state(self, record: TaskRecord, index: int) -> ResultState:
         return self.states(record)[index]
@@ -273,7 +316,7 @@ class Renders:
     # -- rendering -------------------------------------------------------------
     def start(self, record: TaskRecord) -> None:
         """Kick every render of a newly accepted task (eager mode)."""
-        for row in self._store.media_for_task(record.task_uuid):
+        for row in self.media_rows(record):
             self.kick(record, row)
 
     def kick(self, record: TaskRecord, row: MediaRow) -> futures.Future[str] | None:
@@ -314,7 +357,9 @@ class Renders:
         if future is not None:
             with contextlib.suppress(Exception):
                 future.result(timeout)
-        fresh = self._store.media(row.video_uuid) or row
+        fresh = self._store.media(row.video_uuid)
+        if fresh is None or fresh.expires_at != row.expires_at:
+            fresh = row
         return self._state(record, fresh, kick=False)
 
     def _pool(self) -> futures.Executor:
@@ -351,13 +396,22 @@ class Renders:
             log.warning("the render process died; renders restart on the next poll")
         elif error is not None:
             self._failed(row, str(error) or type(error).__name__)
+        else:
+            self._rendered(row)
         for callback in list(self.on_ready):
             callback()
+
+    def _rendered(self, row: MediaRow) -> None:
+        # Stored now, so the file is deleted when the task expires.
+        try:
+            self._store.put_media([row])
+        except Exception:
+            log.exception("could not record a rendered video")
 
     def _failed(self, row: MediaRow, message: str) -> None:
         log.warning("rendering video %s failed: %s", row.video_uuid, message)
         try:
-            self._store.set_media_error(row.video_uuid, message)
+            self._store.put_media([dataclasses.replace(row, error=message)])
         except Exception:
             log.exception("could not record a failed render")
 

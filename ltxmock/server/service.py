@@ -37,16 +37,13 @@ from .errors import (
 from .faults import Fault, FaultBook
 from .journal import Journal
 from .renders import Renders
-from .store import MediaRow, TaskRecord, TaskStore
+from .store import TaskRecord, TaskStore
 
 Transport = Literal["rest", "ws"]
 GET_RESPONSE, PING, VIDEO_INFERENCE = "getResponse", "ping", "videoInference"
 PURGE_EVERY = 60.0  # seconds between lazy purges of expired tasks, per process
 
 log = logging.getLogger("ltxmock.server")
-
-
-_Draft = tuple[TaskRecord, list[MediaRow]]
 
 
 @dataclass
@@ -72,7 +69,7 @@ class Exchange:
 class _Plan:
     admitted: _Admission
     base_url: str
-    drafts: Mapping[int, _Draft]
+    drafts: Mapping[int, TaskRecord]
 
 
 @dataclass(frozen=True)
@@ -350,7 +347,7 @@ class MockService:
         base_url: str,
         at: float,
         accepted: list[TaskRecord],
-        drafts: Mapping[int, _Draft] | None = None,
+        drafts: Mapping[int, TaskRecord] | None = None,
     ) -> Reply:
         """The reply to an admitted request; new tasks are appended to ``accepted``.
 
@@ -393,7 +390,7 @@ class MockService:
         base_url: str,
         at: float,
         accepted: list[TaskRecord],
-        draft: _Draft | None = None,
+        draft: TaskRecord | None = None,
     ) -> dict[str, Any]:
         task_uuid = task["taskUUID"]
         known = self.store.get_task(task_uuid, now=at)
@@ -404,23 +401,22 @@ class MockService:
             if known.key_fingerprint == owner and known.params_hash == lifecycle.params_hash(task):
                 return lifecycle.ack(known)
             return conflict_task_uuid(task_uuid, task["taskType"])
-        if draft is None:
+        record = draft
+        if record is None:
             failure = admitted.task_fault or (
                 self.faults.next_for_task() if admitted.rules else None
             )
-            draft = self._draft(task, admitted.owner, at, failure)
-        record, media_rows = draft
-        self.store.put_task(record)
-        self.store.put_media(media_rows)
+            record = self._draft(task, admitted.owner, at, failure)
+        self.store.put_task(record)  # nothing of its results: their rows derive from it
         self.deliveries.schedule(record, base_url=base_url, now=at)
         accepted.append(record)
         return lifecycle.ack(record)
 
     def _draft(
         self, task: Mapping[str, Any], owner: str, at: float, failure: Fault | None
-    ) -> _Draft:
-        """A new task's record and the rows of its result files (no store access)."""
-        record = lifecycle.new_task(
+    ) -> TaskRecord:
+        """A new task's record (no store access)."""
+        return lifecycle.new_task(
             task,
             key_fingerprint=owner,
             now=at,
@@ -428,9 +424,8 @@ class MockService:
             default_ttl=self.config.result_ttl,
             failure=failure,
         )
-        return record, self.results.media_rows(record)
 
-    def _drafts(self, body: list[Any], admitted: _Admission, at: float) -> dict[int, _Draft]:
+    def _drafts(self, body: list[Any], admitted: _Admission, at: float) -> dict[int, TaskRecord]:
         """Drafts of the request's submits, made before the write lock is taken.
 
         Not when fault rules exist: which task fails is decided in the transaction.

@@ -10,6 +10,7 @@ stored: it is computed from what was stored (submit time, latency) at poll time.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import logging
@@ -31,6 +32,7 @@ from .journal import JournalEntry
 log = logging.getLogger("ltxmock.server")
 SCHEMA_VERSION = "2"
 JOURNAL_TRIM_EVERY = 64  # journal inserts between deletions of the oldest entries
+SHARD_LIMIT = 64  # database files (one per process) a store spreads over
 # Versions whose databases this one can open: the tables it added are created
 # by the CREATE IF NOT EXISTS statements below, nothing else changed.
 _UPGRADABLE = ("1",)
@@ -72,8 +74,8 @@ _SCHEMA = (
         request_json TEXT NOT NULL,
         response_json TEXT NOT NULL
     )""",
-    # One row per result video: where its file is (a RenderCache file name,
-    # never user input) and why its render failed, if it did.
+    # One row per rendered (or failed) result video: where its file is (a
+    # RenderCache file name, never user input) and why its render failed.
     """CREATE TABLE IF NOT EXISTS media (
         video_uuid TEXT PRIMARY KEY COLLATE NOCASE,
         task_uuid TEXT NOT NULL COLLATE NOCASE,
@@ -254,22 +256,55 @@ class WriterLock:
             self._thread_lock.release()
 
 
-class TaskStore:
-    """SQLite-backed state. Thread-safe; several processes may share one file.
+class _Shard:
+    """One database file of the store: its writer lock and this process's connections."""
 
-    Each thread gets its own connection to a file database (WAL lets readers
-    run beside the single writer; a ``WriterLock`` queues writers). The
-    in-memory database has one connection, serialized by a lock.
+    __slots__ = ("index", "local", "path", "writer")
+
+    def __init__(self, index: int, path: Path | None) -> None:
+        self.index = index
+        self.path = path
+        self.writer: AbstractContextManager[Any] = (
+            WriterLock(path) if path is not None else nullcontext()
+        )
+        self.local = threading.local()
+
+
+def shard_path(database: Path, index: int) -> Path:
+    """Shard 0 is the database file itself; shard k is ``<stem>-k<suffix>`` beside it."""
+    if index == 0:
+        return database
+    return database.with_name(f"{database.stem}-{index}{database.suffix}")
+
+
+class TaskStore:
+    """SQLite-backed state. Thread-safe; several processes may share one data dir.
+
+    A file store is sharded by process: each process claims a shard (shard 0
+    is ``ltxmock.sqlite3``, shard k ``ltxmock-k.sqlite3``, claimed with a
+    flock) on its first write and stores the tasks, result files, journal
+    entries and deliveries it creates there. So two workers never wait for
+    each other's commits, nor lose their page cache to them; reads look at
+    every shard (their own first). Fault rules live in shard 0 only. A row
+    created elsewhere is updated in its own shard, under that shard's
+    ``WriterLock``; ids of journal entries, deliveries and attempts carry
+    their shard (``id % SHARD_LIMIT``). Each thread has its own connection per
+    shard (WAL: readers run beside the writer). The in-memory database is one
+    shard with one connection, serialized by a lock.
     """
 
     def __init__(self, path: Path | None = None, *, busy_timeout: float = 10.0) -> None:
         self.path = path
         self._busy_timeout = busy_timeout
-        self._local = threading.local()
         self._lock = threading.RLock() if path is None else None
-        self._writer: AbstractContextManager[Any] = (
-            WriterLock(path) if path is not None else nullcontext()
-        )
+        self._home = _Shard(0, path)
+        self._shards: dict[int, _Shard] = {0: self._home}  # replaced, never mutated
+        self._dir_stamp: int | None = None  # the data dir's mtime at the last scan
+        self._own: _Shard | None = None
+        self._own_pid = -1
+        self._owner_fd = -1
+        self._claim_lock = threading.Lock()
+        self._journal_inserts = 0
         self._shared: sqlite3.Connection | None = None
         # Whether fault rules exist is asked on every request and changes
         # rarely: the answer is cached against the mtime (set to time_ns by
@@ -287,15 +322,15 @@ class TaskStore:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the data directory {path.parent}: {exc}") from exc
-        self._create_schema()
+        self._create_schema(self._home)
 
     @property
     def description(self) -> str:
         return str(self.path) if self.path is not None else "in-memory"
 
     # -- connections and transactions -----------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        target = str(self.path) if self.path is not None else ":memory:"
+    def _connect(self, shard: _Shard) -> sqlite3.Connection:
+        target = str(shard.path) if shard.path is not None else ":memory:"
         try:
             conn = sqlite3.connect(
                 target,
@@ -304,7 +339,7 @@ class TaskStore:
                 check_same_thread=False,  # close() may run on another thread
             )
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-            if self.path is not None:
+            if shard.path is not None:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = OFF")
                 conn.execute("PRAGMA mmap_size = 268435456")
@@ -314,15 +349,112 @@ class TaskStore:
             self._opened.append(conn)
         return conn
 
-    def _conn(self) -> sqlite3.Connection:
+    def _conn(self, shard: _Shard | None = None) -> sqlite3.Connection:
         if self.path is None:
             if self._shared is None:
-                self._shared = self._connect()
+                self._shared = self._connect(self._home)
             return self._shared
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if shard is None:
+            shard = self._own_shard()
+        conn: sqlite3.Connection | None = getattr(shard.local, "conn", None)
         if conn is None:
-            conn = self._local.conn = self._connect()
+            conn = shard.local.conn = self._connect(shard)
         return conn
+
+    # -- shards ----------------------------------------------------------------
+    def _own_shard(self) -> _Shard:
+        """The shard this process writes its new rows to, claimed on first use."""
+        own = self._own
+        if own is not None and self._own_pid == os.getpid():
+            return own
+        with self._claim_lock:
+            if self._own is None or self._own_pid != os.getpid():
+                self._own = self._claim()
+                self._own_pid = os.getpid()
+            return self._own
+
+    def _claim(self) -> _Shard:
+        if self.path is None:
+            return self._home
+        if self._owner_fd >= 0:  # inherited through a fork: the parent keeps its shard
+            os.close(self._owner_fd)
+            self._owner_fd = -1
+        for index in range(SHARD_LIMIT):
+            path = shard_path(self.path, index)
+            try:
+                fd = os.open(f"{path}.owner", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:
+                break  # an unwritable directory: share the home file
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue  # another process's shard
+            self._owner_fd = fd
+            if index and not path.exists():
+                self._create_shard_file(path)
+            shard = self._shard_at(index)
+            self._create_schema(shard)
+            return shard
+        return self._home  # more processes than shards: still correct, only slower
+
+    def _create_shard_file(self, path: Path) -> None:
+        """A new shard appears complete: built under a temporary name, then renamed."""
+        building = path.with_name(f".{path.name}.{os.getpid()}.new")
+        conn = sqlite3.connect(str(building), isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            _write_schema(conn)
+        finally:
+            conn.close()
+        os.replace(building, path)
+        stamp = time.time_ns()  # exact: readers rescan when the directory's mtime moves
+        with contextlib.suppress(OSError):
+            os.utime(path.parent, ns=(stamp, stamp))
+
+    def _shard_at(self, index: int) -> _Shard:
+        shard = self._shards.get(index)
+        if shard is None:
+            assert self.path is not None
+            shard = _Shard(index, shard_path(self.path, index))
+            self._shards = {**self._shards, index: shard}
+        return shard
+
+    def _all_shards(self) -> list[_Shard]:
+        """Every shard in the data dir, this process's own first."""
+        if self.path is not None:
+            self._rescan()
+        own = self._own if self._own_pid == os.getpid() else None
+        shards = list(self._shards.values())
+        if own is not None and shards[0] is not own:
+            shards.remove(own)
+            shards.insert(0, own)
+        return shards
+
+    def _rescan(self) -> None:
+        """Pick up shards other processes created since the last look."""
+        assert self.path is not None
+        try:
+            stamp = os.stat(self.path.parent).st_mtime_ns
+            if stamp == self._dir_stamp:
+                return
+            names = os.listdir(self.path.parent)
+        except OSError:
+            return
+        self._dir_stamp = stamp
+        prefix, suffix = f"{self.path.stem}-", self.path.suffix
+        for name in names:
+            number = name[len(prefix) : len(name) - len(suffix)]
+            found = name.startswith(prefix) and name.endswith(suffix) and number.isdigit()
+            if found and 0 < int(number) < SHARD_LIMIT:
+                self._shard_at(int(number))
+
+    def _shard_of(self, row_id: int) -> _Shard | None:
+        """The shard holding a journal entry, delivery or attempt with this id."""
+        index = row_id % SHARD_LIMIT
+        if index not in self._shards and self.path is not None:
+            self._rescan()
+        return self._shards.get(index)
 
     # Closing a connection while another thread runs a statement on it crashes
     # inside SQLite (a segfault, not an exception); background threads
@@ -345,15 +477,18 @@ class TaskStore:
                 self._state.notify_all()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write transaction; nested calls join the outer one."""
+    def transaction(self, shard: _Shard | None = None) -> Iterator[sqlite3.Connection]:
+        """One atomic write transaction on a shard (this process's own by default);
+        nested calls on the same shard join the outer one."""
         self._begin_use()
         try:
-            conn = self._conn()
+            if shard is None:
+                shard = self._own_shard()
+            conn = self._conn(shard)
             if conn.in_transaction:
                 yield conn
                 return
-            with self._writer:
+            with shard.writer:
                 conn.execute("BEGIN IMMEDIATE")  # take the write lock now, not mid-way
                 try:
                     yield conn
@@ -387,23 +522,12 @@ class TaskStore:
         finally:
             self._end_use()
 
-    def _reading(self) -> _Reading:
-        return _Reading(self)
+    def _reading(self, shard: _Shard | None = None) -> _Reading:
+        return _Reading(self, shard or self._home)
 
-    def _create_schema(self) -> None:
-        with self.transaction() as conn:
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            if row is None:
-                conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-            elif row[0] in _UPGRADABLE:
-                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
-            elif row[0] != SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.description} has schema version {row[0]}, this ltxmock uses "
-                    f"{SCHEMA_VERSION}; point --data-dir at a new directory"
-                )
+    def _create_schema(self, shard: _Shard) -> None:
+        with self.transaction(shard) as conn:
+            _write_schema(conn, description=str(shard.path or self.description))
 
     def close(self, *, wait: float = 10.0) -> None:
         """Refuse new work, let running statements finish (up to ``wait`` s), close."""
@@ -416,30 +540,54 @@ class TaskStore:
         for conn in opened:
             conn.close()
         self._shared = None
-        self._local = threading.local()
+        for shard in self._shards.values():
+            shard.local = threading.local()
+        if self._owner_fd >= 0 and self._own_pid == os.getpid():
+            os.close(self._owner_fd)  # the shard is free for the next process
+            self._owner_fd = -1
+        self._own = None
 
     def reset(self) -> None:
         """Forget every task, fault rule, journal entry, result file row and delivery."""
-        with self.transaction() as conn:
-            self._faults_changed()
-            for table in (
-                "tasks",
-                "faults",
-                "journal",
-                "media",
-                "deliveries",
-                "delivery_attempts",
-            ):
-                conn.execute(f"DELETE FROM {table}")
+        for shard in self._all_shards():
+            with self.transaction(shard) as conn:
+                if shard is self._home:
+                    self._faults_changed()
+                for table in (
+                    "tasks",
+                    "faults",
+                    "journal",
+                    "media",
+                    "deliveries",
+                    "delivery_attempts",
+                ):
+                    conn.execute(f"DELETE FROM {table}")
 
     # -- tasks -----------------------------------------------------------------
     def get_task(self, task_uuid: str, *, now: float) -> TaskRecord | None:
         """The live (not yet expired) task with this UUID, compared case-insensitively."""
-        with self._reading() as conn:
-            row = conn.execute(
-                "SELECT * FROM tasks WHERE task_uuid = ? AND expires_at > ?", (task_uuid, now)
-            ).fetchone()
-        return _task(row) if row is not None else None
+        for shard in self._all_shards():
+            with self._reading(shard) as conn:
+                row = conn.execute(
+                    "SELECT * FROM tasks WHERE task_uuid = ? AND expires_at > ?", (task_uuid, now)
+                ).fetchone()
+            if row is not None:
+                return _task(row)
+        return None
+
+    def find_tasks(self, task_uuids: Collection[str]) -> list[TaskRecord]:
+        """The stored tasks with any of these UUIDs, expired ones included."""
+        if not task_uuids:
+            return []
+        marks = ",".join("?" * len(task_uuids))
+        found: list[TaskRecord] = []
+        for shard in self._all_shards():
+            with self._reading(shard) as conn:
+                rows = conn.execute(
+                    f"SELECT * FROM tasks WHERE task_uuid IN ({marks})", tuple(task_uuids)
+                ).fetchall()
+            found += [_task(row) for row in rows]
+        return found
 
     def put_task(self, record: TaskRecord) -> None:
         """Store a task, replacing an expired one with the same UUID."""
@@ -464,18 +612,26 @@ class TaskStore:
             )
 
     def count_tasks(self, *, now: float) -> int:
-        with self._reading() as conn:
-            row = conn.execute("SELECT COUNT(*) FROM tasks WHERE expires_at > ?", (now,)).fetchone()
-        return int(row[0])
+        total = 0
+        for shard in self._all_shards():
+            with self._reading(shard) as conn:
+                row = conn.execute(
+                    "SELECT COUNT(*) FROM tasks WHERE expires_at > ?", (now,)
+                ).fetchone()
+            total += int(row[0])
+        return total
 
     def purge_expired(self, *, now: float) -> int:
         """Delete tasks past their TTL (an indexed range delete); returns how many."""
-        with self.transaction() as conn:
-            return conn.execute("DELETE FROM tasks WHERE expires_at <= ?", (now,)).rowcount
+        deleted = 0
+        for shard in self._all_shards():
+            with self.transaction(shard) as conn:
+                deleted += conn.execute("DELETE FROM tasks WHERE expires_at <= ?", (now,)).rowcount
+        return deleted
 
-    # -- fault rules -----------------------------------------------------------
+    # -- fault rules (shard 0 only) --------------------------------------------
     def add_fault(self, fault: Fault) -> Fault:
-        with self.transaction() as conn:
+        with self.transaction(self._home) as conn:
             self._faults_changed()
             cursor = conn.execute(
                 "INSERT INTO faults (kind, status, code, message, remaining, task_type) "
@@ -490,12 +646,12 @@ class TaskStore:
         return [_fault(row) for row in rows]
 
     def remove_fault(self, fault_id: int) -> bool:
-        with self.transaction() as conn:
+        with self.transaction(self._home) as conn:
             self._faults_changed()
             return conn.execute("DELETE FROM faults WHERE id = ?", (fault_id,)).rowcount > 0
 
     def clear_faults(self) -> None:
-        with self.transaction() as conn:
+        with self.transaction(self._home) as conn:
             self._faults_changed()
             conn.execute("DELETE FROM faults")
 
@@ -539,7 +695,7 @@ class TaskStore:
         """Atomically use up one firing of the oldest rule of ``kind`` that applies."""
         types = sorted(set(task_types))
         marks = ",".join("?" * len(types)) or "NULL"
-        with self.transaction() as conn:
+        with self.transaction(self._home) as conn:
             row = conn.execute(
                 "SELECT * FROM faults WHERE kind = ? "
                 f"AND (task_type IS NULL OR task_type IN ({marks})) ORDER BY id LIMIT 1",
@@ -571,35 +727,63 @@ class TaskStore:
         response_json: str,
         keep: int,
     ) -> None:
-        """Record one exchange; now and then drop all but the newest ``keep`` (by id)."""
+        """Record one exchange; now and then drop all but the newest ``keep`` of the shard.
+
+        Ids order entries across shards: the wall clock in ms, never below the
+        shard's last id, times SHARD_LIMIT, plus the shard.
+        """
         with self.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO journal (at, transport, method, path, status, fault, "
-                "request_json, response_json) VALUES (?,?,?,?,?,?,?,?)",
-                (at, transport, method, path, status, fault, request_json, response_json),
-            )
-            newest = int(cursor.lastrowid or 0)
+            shard = self._own_shard()
+            conn.execute(
+                "INSERT INTO journal VALUES (MAX(?, COALESCE((SELECT MAX(id) FROM journal), 0) "
+                f"/ {SHARD_LIMIT} + 1) * {SHARD_LIMIT} + ?, ?,?,?,?,?,?,?,?)",
+                (time.time_ns() // 1_000_000, shard.index, at, transport, method, path, status,
+                 fault, request_json, response_json),
+            )  # fmt: skip
+            self._journal_inserts += 1
             # Trimming every time would rewrite a page per request; reads hide the extra.
-            if newest % JOURNAL_TRIM_EVERY == 0:
-                conn.execute("DELETE FROM journal WHERE id <= ?", (newest - keep,))
+            if self._journal_inserts % JOURNAL_TRIM_EVERY == 0:
+                conn.execute(
+                    "DELETE FROM journal WHERE id < "
+                    "(SELECT id FROM journal ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (keep - 1,),
+                )
 
     def journal(self, *, keep: int, since: int = 0, limit: int | None = None) -> list[JournalEntry]:
         """Entries with an id above ``since`` among the newest ``keep``, oldest first
         (the newest ``limit`` of those)."""
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT * FROM (SELECT * FROM journal WHERE id > ? AND id > "
-                "(SELECT COALESCE(MAX(id), 0) FROM journal) - ? ORDER BY id DESC LIMIT ?) "
-                "ORDER BY id",
-                (since, keep, -1 if limit is None else limit),
-            ).fetchall()
-        return [_entry(row) for row in rows]
+        shards = self._all_shards()
+        newest: list[int] = []
+        for shard in shards:
+            with self._reading(shard) as conn:
+                newest += [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM journal ORDER BY id DESC LIMIT ?", (keep + 1,)
+                    )
+                ]
+        if len(newest) > keep:  # older than the newest ``keep`` of all shards: dropped
+            since = max(since, sorted(newest, reverse=True)[max(keep, 0)])
+        take = -1 if limit is None else limit
+        rows: list[tuple[Any, ...]] = []
+        for shard in shards:
+            with self._reading(shard) as conn:
+                rows += conn.execute(
+                    "SELECT * FROM journal WHERE id > ? ORDER BY id DESC LIMIT ?", (since, take)
+                ).fetchall()
+        rows.sort(key=lambda row: int(row[0]), reverse=True)
+        if limit is not None:
+            rows = rows[:limit]
+        return [_entry(row) for row in reversed(rows)]
 
     def clear_journal(self) -> None:
-        with self.transaction() as conn:
-            conn.execute("DELETE FROM journal")
+        for shard in self._all_shards():
+            with self.transaction(shard) as conn:
+                conn.execute("DELETE FROM journal")
 
     # -- result files ----------------------------------------------------------
+    # A result's row is stored once its file is rendered, or its render failed
+    # (``Renders.rows`` derives the others from their task).
     def put_media(self, rows: Collection[MediaRow]) -> None:
         with self.transaction() as conn:
             conn.executemany(
@@ -613,66 +797,90 @@ class TaskStore:
 
     def media(self, video_uuid: str) -> MediaRow | None:
         """The row of one result video (expired or not: the caller decides)."""
-        with self._reading() as conn:
-            row = conn.execute("SELECT * FROM media WHERE video_uuid = ?", (video_uuid,)).fetchone()
-        return MediaRow(*row) if row is not None else None
+        found = self._find_media(video_uuid)
+        return found[1] if found is not None else None
+
+    def _find_media(self, video_uuid: str) -> tuple[_Shard, MediaRow] | None:
+        for shard in self._all_shards():
+            with self._reading(shard) as conn:
+                row = conn.execute(
+                    "SELECT * FROM media WHERE video_uuid = ?", (video_uuid,)
+                ).fetchone()
+            if row is not None:
+                return shard, MediaRow(*row)
+        return None
 
     def media_for_task(self, task_uuid: str) -> list[MediaRow]:
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT * FROM media WHERE task_uuid = ? ORDER BY result_index", (task_uuid,)
-            ).fetchall()
-        return [MediaRow(*row) for row in rows]
-
-    def set_media_error(self, video_uuid: str, error: str) -> None:
-        with self.transaction() as conn:
-            conn.execute("UPDATE media SET error = ? WHERE video_uuid = ?", (error, video_uuid))
+        for shard in self._all_shards():
+            with self._reading(shard) as conn:
+                rows = conn.execute(
+                    "SELECT * FROM media WHERE task_uuid = ? ORDER BY result_index", (task_uuid,)
+                ).fetchall()
+            if rows:
+                return [MediaRow(*row) for row in rows]
+        return []
 
     def purge_expired_media(self, *, now: float) -> list[str]:
         """Delete expired rows; returns the file names no live row still uses."""
-        with self.transaction() as conn:
-            names = {
-                r[0]
-                for r in conn.execute("SELECT file_name FROM media WHERE expires_at <= ?", (now,))
-            }
-            conn.execute("DELETE FROM media WHERE expires_at <= ?", (now,))
-            if not names:
-                return []
-            marks = ",".join("?" * len(names))
-            kept = {
-                r[0]
-                for r in conn.execute(
-                    f"SELECT file_name FROM media WHERE file_name IN ({marks})", tuple(names)
+        names: set[str] = set()
+        shards = self._all_shards()
+        for shard in shards:
+            with self.transaction(shard) as conn:
+                names.update(
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT file_name FROM media WHERE expires_at <= ?", (now,)
+                    )
                 )
-            }
-        return sorted(names - kept)
+                conn.execute("DELETE FROM media WHERE expires_at <= ?", (now,))
+        if not names:
+            return []
+        marks = ",".join("?" * len(names))
+        for shard in shards:
+            with self._reading(shard) as conn:
+                names.difference_update(
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT file_name FROM media WHERE file_name IN ({marks})", tuple(names)
+                    )
+                )
+        return sorted(names)
 
     def media_file_in_use(self, file_name: str, *, now: float) -> bool:
-        with self._reading() as conn:
-            row = conn.execute(
-                "SELECT 1 FROM media WHERE file_name = ? AND expires_at > ? LIMIT 1",
-                (file_name, now),
-            ).fetchone()
-        return row is not None
+        for shard in self._all_shards():
+            with self._reading(shard) as conn:
+                row = conn.execute(
+                    "SELECT 1 FROM media WHERE file_name = ? AND expires_at > ? LIMIT 1",
+                    (file_name, now),
+                ).fetchone()
+            if row is not None:
+                return True
+        return False
 
     # -- deliveries ------------------------------------------------------------
     def add_deliveries(self, rows: Collection[NewDelivery]) -> None:
         with self.transaction() as conn:
+            index = self._own_shard().index
             conn.executemany(
-                "INSERT INTO deliveries (task_uuid, result_index, kind, url, base_url, "
-                "created_at, due_at) VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO deliveries (id, task_uuid, result_index, kind, url, base_url, "
+                f"created_at, due_at) VALUES ({_next_id('deliveries')}, "
+                "?,?,?,?,?,?,?)",
                 [
-                    (d.task_uuid, d.result_index, d.kind, d.url, d.base_url, d.created_at, d.due_at)
+                    (index, d.task_uuid, d.result_index, d.kind, d.url, d.base_url,
+                     d.created_at, d.due_at)
                     for d in rows
                 ],
-            )
+            )  # fmt: skip
 
     def has_pending_deliveries(self) -> bool:
-        with self._reading() as conn:
-            row = conn.execute(
-                "SELECT 1 FROM deliveries WHERE state = 'pending' LIMIT 1"
-            ).fetchone()
-        return row is not None
+        for shard in self._all_shards():
+            with self._reading(shard) as conn:
+                row = conn.execute(
+                    "SELECT 1 FROM deliveries WHERE state = 'pending' LIMIT 1"
+                ).fetchone()
+            if row is not None:
+                return True
+        return False
 
     def claim_deliveries(
         self, owner: str, *, now: float, wall: float, lease: float, limit: int
@@ -680,32 +888,49 @@ class TaskStore:
         """Lease up to ``limit`` due deliveries to ``owner``, atomically.
 
         A webhook waits while an upload of the same result is still pending:
-        the file is PUT before the result is announced.
+        the file is PUT before the result is announced (both are in one shard).
         """
-        if limit < 1:
-            return []
-        with self.transaction() as conn:
-            rows = conn.execute(
-                "SELECT * FROM deliveries AS d WHERE state = 'pending' AND due_at <= ? "
-                "AND (lease_until IS NULL OR lease_until < ?) "
-                "AND NOT (kind = 'webhook' AND EXISTS (SELECT 1 FROM deliveries AS u "
-                "WHERE u.task_uuid = d.task_uuid AND u.result_index = d.result_index "
-                "AND u.kind = 'upload' AND u.state = 'pending')) "
-                "ORDER BY due_at, id LIMIT ?",
-                (now, wall, limit),
-            ).fetchall()
-            conn.executemany(
-                "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id = ?",
-                [(owner, wall + lease, row[0]) for row in rows],
-            )
-        return [
-            dataclasses.replace(DeliveryRow(*row), lease_owner=owner, lease_until=wall + lease)
-            for row in rows
-        ]
+        claimed: list[DeliveryRow] = []
+        for shard in self._all_shards():
+            if len(claimed) >= limit:
+                break
+            if not self._due_in(shard, now, wall):
+                continue  # a read first: no write lock on shards with nothing due
+            with self.transaction(shard) as conn:
+                rows = conn.execute(
+                    "SELECT * FROM deliveries AS d WHERE state = 'pending' AND due_at <= ? "
+                    "AND (lease_until IS NULL OR lease_until < ?) "
+                    "AND NOT (kind = 'webhook' AND EXISTS (SELECT 1 FROM deliveries AS u "
+                    "WHERE u.task_uuid = d.task_uuid AND u.result_index = d.result_index "
+                    "AND u.kind = 'upload' AND u.state = 'pending')) "
+                    "ORDER BY due_at, id LIMIT ?",
+                    (now, wall, limit - len(claimed)),
+                ).fetchall()
+                conn.executemany(
+                    "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id = ?",
+                    [(owner, wall + lease, row[0]) for row in rows],
+                )
+            claimed += [
+                dataclasses.replace(DeliveryRow(*row), lease_owner=owner, lease_until=wall + lease)
+                for row in rows
+            ]
+        return claimed
+
+    def _due_in(self, shard: _Shard, now: float, wall: float) -> bool:
+        with self._reading(shard) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM deliveries WHERE state = 'pending' AND due_at <= ? "
+                "AND (lease_until IS NULL OR lease_until < ?) LIMIT 1",
+                (now, wall),
+            ).fetchone()
+        return row is not None
 
     def release_delivery(self, delivery_id: int, owner: str) -> None:
         """Give a lease back without an attempt (its file is not rendered yet)."""
-        with self.transaction() as conn:
+        shard = self._shard_of(delivery_id)
+        if shard is None:
+            return
+        with self.transaction(shard) as conn:
             conn.execute(
                 "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL "
                 "WHERE id = ? AND lease_owner = ?",
@@ -725,12 +950,16 @@ class TaskStore:
         due_at: float | None = None,
     ) -> None:
         """Record one attempt (``attempt`` None: settled without sending) and release."""
-        with self.transaction() as conn:
+        shard = self._shard_of(delivery_id)
+        if shard is None:
+            return
+        with self.transaction(shard) as conn:
             if attempt is not None:
                 conn.execute(
-                    "INSERT INTO delivery_attempts (delivery_id, attempt, at, status, error, "
-                    "outcome) VALUES (?,?,?,?,?,?)",
-                    (delivery_id, attempt, at, status, error, state),
+                    "INSERT INTO delivery_attempts (id, delivery_id, attempt, at, status, "
+                    f"error, outcome) VALUES ({_next_id('delivery_attempts')}, "
+                    "?,?,?,?,?,?)",
+                    (shard.index, delivery_id, attempt, at, status, error, state),
                 )
             conn.execute(
                 "UPDATE deliveries SET state = ?, attempts = COALESCE(?, attempts), "
@@ -741,43 +970,77 @@ class TaskStore:
 
     def deliveries(self, *, task_uuid: str | None = None) -> list[DeliveryRow]:
         where, args = ("WHERE task_uuid = ?", (task_uuid,)) if task_uuid else ("", ())
-        with self._reading() as conn:
-            rows = conn.execute(f"SELECT * FROM deliveries {where} ORDER BY id", args).fetchall()
-        return [DeliveryRow(*row) for row in rows]
+        rows: list[DeliveryRow] = []
+        for shard in self._all_shards():
+            with self._reading(shard) as conn:
+                rows += [
+                    DeliveryRow(*row)
+                    for row in conn.execute(f"SELECT * FROM deliveries {where}", args)
+                ]
+        return sorted(rows, key=lambda d: (d.created_at, d.id))
 
     def delivery_attempts(self, *, task_uuid: str | None = None) -> list[AttemptRow]:
         where, args = ("WHERE d.task_uuid = ?", (task_uuid,)) if task_uuid else ("", ())
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT a.id, a.delivery_id, d.task_uuid, d.result_index, d.kind, d.url, "
-                "a.attempt, a.at, a.status, a.error, a.outcome FROM delivery_attempts AS a "
-                f"JOIN deliveries AS d ON d.id = a.delivery_id {where} ORDER BY a.id",
-                args,
-            ).fetchall()
-        return [AttemptRow(*row) for row in rows]
+        rows: list[AttemptRow] = []
+        for shard in self._all_shards():
+            with self._reading(shard) as conn:
+                rows += [
+                    AttemptRow(*row)
+                    for row in conn.execute(
+                        "SELECT a.id, a.delivery_id, d.task_uuid, d.result_index, d.kind, "
+                        "d.url, a.attempt, a.at, a.status, a.error, a.outcome "
+                        "FROM delivery_attempts AS a "
+                        f"JOIN deliveries AS d ON d.id = a.delivery_id {where}",
+                        args,
+                    )
+                ]
+        return sorted(rows, key=lambda a: (a.at, a.id))
 
 
 class _Reading:
-    """``with store._reading() as conn``: a counted use of this thread's connection.
+    """``with store._reading(shard) as conn``: a counted use of this thread's connection.
 
     A class, not a generator: it runs several times per request.
     """
 
-    __slots__ = ("_store",)
+    __slots__ = ("_shard", "_store")
 
-    def __init__(self, store: TaskStore) -> None:
+    def __init__(self, store: TaskStore, shard: _Shard) -> None:
         self._store = store
+        self._shard = shard
 
     def __enter__(self) -> sqlite3.Connection:
         self._store._begin_use()
         try:
-            return self._store._conn()
+            return self._store._conn(self._shard)
         except BaseException:
             self._store._end_use()
             raise
 
     def __exit__(self, *exc_info: object) -> None:
         self._store._end_use()
+
+
+def _next_id(table: str) -> str:
+    """SQL for the next id in ``table`` of the shard given as a parameter: the ids
+    of shard k are k modulo SHARD_LIMIT, so an id names its shard."""
+    return f"(COALESCE((SELECT MAX(id) FROM {table}), 0) / {SHARD_LIMIT} + 1) * {SHARD_LIMIT} + ?"
+
+
+def _write_schema(conn: sqlite3.Connection, *, description: str = "the database") -> None:
+    """Create the tables (if missing) and check or record the schema version."""
+    for statement in _SCHEMA:
+        conn.execute(statement)
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    if row is None:
+        conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+    elif row[0] in _UPGRADABLE:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
+    elif row[0] != SCHEMA_VERSION:
+        raise StoreError(
+            f"{description} has schema version {row[0]}, this ltxmock uses "
+            f"{SCHEMA_VERSION}; point --data-dir at a new directory"
+        )
 
 
 def _task(row: tuple[Any, ...]) -> TaskRecord:
