@@ -25,6 +25,38 @@ def test_two_servers_on_one_data_dir_see_the_same_tasks(tmp_path: Path) -> None:
     assert first.poll(task["taskUUID"]).data == second.poll(task["taskUUID"]).data
 
 
+def test_each_server_writes_its_own_shard_and_reads_them_all(tmp_path: Path) -> None:
+    # Workers never wait for each other's commits: one SQLite file per process.
+    clock = FakeClock()
+    config = MockConfig(data_dir=tmp_path, latency=2, clock=clock, render_mode="lazy")
+    first_app = create_app(config)
+    first, second = MockClient(first_app), MockClient(create_app(config))
+    one, two = video_task(), video_task()
+    first.submit(one)
+    clock.advance(1)
+    second.submit(two)
+    assert (tmp_path / "ltxmock.sqlite3").is_file()
+    assert (tmp_path / "ltxmock-1.sqlite3").is_file()
+    changed = dict(one, positivePrompt="another prompt entirely")
+    assert second.submit(changed).codes == ["conflictTaskUUID"]  # found in the other shard
+    for client in (first, second):
+        assert client.service.store.count_tasks(now=clock()) == 2
+        journal = [e.request[0]["taskUUID"] for e in client.service.journal]
+        assert journal == [one["taskUUID"], two["taskUUID"], one["taskUUID"]]  # in time order
+    clock.advance(2)
+    url = first.poll(two["taskUUID"]).data[0]["videoURL"]  # a result of the other shard's task
+    download = first_app.test_client().get(url.removeprefix("http://localhost"))
+    assert (download.status_code, download.mimetype) == (200, "video/mp4")
+    second.service.close()
+    third = MockClient(create_app(config))  # a restarted worker takes the freed shard
+    third.submit(video_task())
+    assert sorted(p.name for p in tmp_path.glob("ltxmock*.sqlite3")) == [
+        "ltxmock-1.sqlite3",
+        "ltxmock.sqlite3",
+    ]
+    assert third.service.store.count_tasks(now=clock()) == 3
+
+
 def test_tasks_survive_a_restart(tmp_path: Path) -> None:
     clock = FakeClock()
     config = MockConfig(data_dir=tmp_path, latency=1, clock=clock, render_mode="lazy")
