@@ -42,6 +42,7 @@ from .store import TaskRecord, TaskStore
 Transport = Literal["rest", "ws"]
 GET_RESPONSE, PING, VIDEO_INFERENCE = "getResponse", "ping", "videoInference"
 PURGE_EVERY = 60.0  # seconds between lazy purges of expired tasks, per process
+SHARDS_RESCAN_AFTER = 0.05  # seconds a submit's duplicate check trusts its list of shards
 
 log = logging.getLogger("ltxmock.server")
 
@@ -393,7 +394,9 @@ class MockService:
         draft: TaskRecord | None = None,
     ) -> dict[str, Any]:
         task_uuid = task["taskUUID"]
-        known = self.store.get_task(task_uuid, now=at)
+        # Most submits are new: looking for shards created within the last
+        # 50 ms as well would cost a syscall each (a retry lands much later).
+        known = self.store.get_task(task_uuid, now=at, rescan_after=SHARDS_RESCAN_AFTER)
         if known is not None:
             # A retry (the SDKs resend after 429/5xx/timeouts) is acked again;
             # other parameters, or another key's task, is a conflict.

@@ -1,11 +1,12 @@
 """TaskStore: the mock's only state, in SQLite, shareable between processes.
 
-One file (``<data_dir>/ltxmock.sqlite3``, WAL mode) holds tasks, fault rules,
-the request journal, the result files (``media``) and pending webhook/upload
-deliveries, so every worker process sees the same world and a restart resumes
-what was pending. Without a
-data dir the database lives in memory (one process). Task *state* is never
-stored: it is computed from what was stored (submit time, latency) at poll time.
+The data dir holds tasks, fault rules, the request journal, the rendered result
+files (``media``) and pending webhook/upload deliveries in SQLite (WAL mode):
+``ltxmock.sqlite3`` and one ``ltxmock-<k>.sqlite3`` shard per further process
+that wrote (``TaskStore`` explains the sharding). Every worker process sees the
+same world and a restart resumes what was pending. Without a data dir the
+database lives in memory (one process). Task *state* is never stored: it is
+computed from what was stored (submit time, latency) at poll time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import dataclasses
 import fcntl
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -300,6 +302,7 @@ class TaskStore:
         self._home = _Shard(0, path)
         self._shards: dict[int, _Shard] = {0: self._home}  # replaced, never mutated
         self._dir_stamp: int | None = None  # the data dir's mtime at the last scan
+        self._scanned_at = -math.inf
         self._own: _Shard | None = None
         self._own_pid = -1
         self._owner_fd = -1
@@ -420,10 +423,15 @@ class TaskStore:
             self._shards = {**self._shards, index: shard}
         return shard
 
-    def _all_shards(self) -> list[_Shard]:
-        """Every shard in the data dir, this process's own first."""
+    def _all_shards(self, rescan_after: float = 0.0) -> list[_Shard]:
+        """Every shard in the data dir, this process's own first; the directory is
+        looked at again if the last look is older than ``rescan_after`` seconds."""
         if self.path is not None:
-            self._rescan()
+            if rescan_after <= 0.0:
+                self._rescan()
+            elif time.monotonic() - self._scanned_at > rescan_after:
+                self._rescan()
+                self._scanned_at = time.monotonic()
         own = self._own if self._own_pid == os.getpid() else None
         shards = list(self._shards.values())
         if own is not None and shards[0] is not own:
@@ -503,6 +511,17 @@ class TaskStore:
         finally:
             self._end_use()
 
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        """The open transaction on this thread's own shard (no new bookkeeping:
+        its owner counts the use), else ``transaction()``; a submit writes
+        several rows inside one."""
+        own = self._own
+        if self._lock is None and own is not None and self._own_pid == os.getpid():
+            conn: sqlite3.Connection | None = getattr(own.local, "conn", None)
+            if conn is not None and conn.in_transaction:
+                return nullcontext(conn)
+        return self.transaction()
+
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """Inside a transaction: undo just this block's writes if it raises."""
@@ -564,9 +583,14 @@ class TaskStore:
                     conn.execute(f"DELETE FROM {table}")
 
     # -- tasks -----------------------------------------------------------------
-    def get_task(self, task_uuid: str, *, now: float) -> TaskRecord | None:
-        """The live (not yet expired) task with this UUID, compared case-insensitively."""
-        for shard in self._all_shards():
+    def get_task(
+        self, task_uuid: str, *, now: float, rescan_after: float = 0.0
+    ) -> TaskRecord | None:
+        """The live (not yet expired) task with this UUID, compared case-insensitively.
+
+        ``rescan_after``: see ``_all_shards`` (0: find a shard created a moment ago).
+        """
+        for shard in self._all_shards(rescan_after):
             with self._reading(shard) as conn:
                 row = conn.execute(
                     "SELECT * FROM tasks WHERE task_uuid = ? AND expires_at > ?", (task_uuid, now)
@@ -591,7 +615,7 @@ class TaskStore:
 
     def put_task(self, record: TaskRecord) -> None:
         """Store a task, replacing an expired one with the same UUID."""
-        with self.transaction() as conn:
+        with self._write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -732,7 +756,7 @@ class TaskStore:
         Ids order entries across shards: the wall clock in ms, never below the
         shard's last id, times SHARD_LIMIT, plus the shard.
         """
-        with self.transaction() as conn:
+        with self._write() as conn:
             shard = self._own_shard()
             conn.execute(
                 "INSERT INTO journal VALUES (MAX(?, COALESCE((SELECT MAX(id) FROM journal), 0) "
@@ -785,7 +809,7 @@ class TaskStore:
     # A result's row is stored once its file is rendered, or its render failed
     # (``Renders.rows`` derives the others from their task).
     def put_media(self, rows: Collection[MediaRow]) -> None:
-        with self.transaction() as conn:
+        with self._write() as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO media VALUES (?,?,?,?,?,?,?)",
                 [
@@ -859,7 +883,7 @@ class TaskStore:
 
     # -- deliveries ------------------------------------------------------------
     def add_deliveries(self, rows: Collection[NewDelivery]) -> None:
-        with self.transaction() as conn:
+        with self._write() as conn:
             index = self._own_shard().index
             conn.executemany(
                 "INSERT INTO deliveries (id, task_uuid, result_index, kind, url, base_url, "
