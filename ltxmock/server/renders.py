@@ -36,6 +36,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from concurrent.futures.process import BrokenProcessPool  # not loaded by the package
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -386,7 +387,7 @@ class Renders:
         if future.cancelled() or closed:
             return
         error = future.exception()
-        if isinstance(error, futures.process.BrokenProcessPool):
+        if isinstance(error, BrokenProcessPool):
             # The render process died (killed, out of memory): a new pool
             # retries at the next poll instead of failing the result.
             with self._lock:
