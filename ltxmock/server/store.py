@@ -394,10 +394,14 @@ class TaskStore:
                 os.close(fd)
                 continue  # another process's shard
             self._owner_fd = fd
-            if index and not path.exists():
+            # Created before it is listed: a thread that saw it listed would
+            # otherwise connect first and make an empty file of it.
+            new = index > 0 and not path.exists()
+            if new:
                 self._create_shard_file(path)
             shard = self._shard_at(index)
-            self._create_schema(shard)
+            if index and not new:  # shard 0 was checked when the store opened
+                self._create_schema(shard)
             return shard
         return self._home  # more processes than shards: still correct, only slower
 
@@ -426,12 +430,8 @@ class TaskStore:
     def _all_shards(self, rescan_after: float = 0.0) -> list[_Shard]:
         """Every shard in the data dir, this process's own first; the directory is
         looked at again if the last look is older than ``rescan_after`` seconds."""
-        if self.path is not None:
-            if rescan_after <= 0.0:
-                self._rescan()
-            elif time.monotonic() - self._scanned_at > rescan_after:
-                self._rescan()
-                self._scanned_at = time.monotonic()
+        if self.path is not None and time.monotonic() - self._scanned_at >= rescan_after:
+            self._rescan()
         own = self._own if self._own_pid == os.getpid() else None
         shards = list(self._shards.values())
         if own is not None and shards[0] is not own:
@@ -442,6 +442,7 @@ class TaskStore:
     def _rescan(self) -> None:
         """Pick up shards other processes created since the last look."""
         assert self.path is not None
+        self._scanned_at = time.monotonic()
         try:
             stamp = os.stat(self.path.parent).st_mtime_ns
             if stamp == self._dir_stamp:
@@ -456,6 +457,25 @@ class TaskStore:
             found = name.startswith(prefix) and name.endswith(suffix) and number.isdigit()
             if found and 0 < int(number) < SHARD_LIMIT:
                 self._shard_at(int(number))
+
+    def _first_row(
+        self, sql: str, args: tuple[Any, ...], rescan_after: float = 0.0
+    ) -> tuple[Any, ...] | None:
+        """The first row ``sql`` finds, trying each shard (own first)."""
+        for shard in self._all_shards(rescan_after):
+            with self._reading(shard) as conn:
+                row: tuple[Any, ...] | None = conn.execute(sql, args).fetchone()
+            if row is not None:
+                return row
+        return None
+
+    def _rows_of_all(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Every row ``sql`` finds in every shard."""
+        rows: list[tuple[Any, ...]] = []
+        for shard in self._all_shards():
+            with self._reading(shard) as conn:
+                rows += conn.execute(sql, args).fetchall()
+        return rows
 
     def _shard_of(self, row_id: int) -> _Shard | None:
         """The shard holding a journal entry, delivery or attempt with this id."""
@@ -590,28 +610,22 @@ class TaskStore:
 
         ``rescan_after``: see ``_all_shards`` (0: find a shard created a moment ago).
         """
-        for shard in self._all_shards(rescan_after):
-            with self._reading(shard) as conn:
-                row = conn.execute(
-                    "SELECT * FROM tasks WHERE task_uuid = ? AND expires_at > ?", (task_uuid, now)
-                ).fetchone()
-            if row is not None:
-                return _task(row)
-        return None
+        row = self._first_row(
+            "SELECT * FROM tasks WHERE task_uuid = ? AND expires_at > ?",
+            (task_uuid, now),
+            rescan_after,
+        )
+        return _task(row) if row is not None else None
 
     def find_tasks(self, task_uuids: Collection[str]) -> list[TaskRecord]:
         """The stored tasks with any of these UUIDs, expired ones included."""
         if not task_uuids:
             return []
         marks = ",".join("?" * len(task_uuids))
-        found: list[TaskRecord] = []
-        for shard in self._all_shards():
-            with self._reading(shard) as conn:
-                rows = conn.execute(
-                    f"SELECT * FROM tasks WHERE task_uuid IN ({marks})", tuple(task_uuids)
-                ).fetchall()
-            found += [_task(row) for row in rows]
-        return found
+        rows = self._rows_of_all(
+            f"SELECT * FROM tasks WHERE task_uuid IN ({marks})", tuple(task_uuids)
+        )
+        return [_task(row) for row in rows]
 
     def put_task(self, record: TaskRecord) -> None:
         """Store a task, replacing an expired one with the same UUID."""
@@ -636,14 +650,8 @@ class TaskStore:
             )
 
     def count_tasks(self, *, now: float) -> int:
-        total = 0
-        for shard in self._all_shards():
-            with self._reading(shard) as conn:
-                row = conn.execute(
-                    "SELECT COUNT(*) FROM tasks WHERE expires_at > ?", (now,)
-                ).fetchone()
-            total += int(row[0])
-        return total
+        counts = self._rows_of_all("SELECT COUNT(*) FROM tasks WHERE expires_at > ?", (now,))
+        return sum(int(row[0]) for row in counts)
 
     def purge_expired(self, *, now: float) -> int:
         """Delete tasks past their TTL (an indexed range delete); returns how many."""
@@ -820,29 +828,15 @@ class TaskStore:
             )  # fmt: skip
 
     def media(self, video_uuid: str) -> MediaRow | None:
-        """The row of one result video (expired or not: the caller decides)."""
-        found = self._find_media(video_uuid)
-        return found[1] if found is not None else None
-
-    def _find_media(self, video_uuid: str) -> tuple[_Shard, MediaRow] | None:
-        for shard in self._all_shards():
-            with self._reading(shard) as conn:
-                row = conn.execute(
-                    "SELECT * FROM media WHERE video_uuid = ?", (video_uuid,)
-                ).fetchone()
-            if row is not None:
-                return shard, MediaRow(*row)
-        return None
+        """The stored row of one result video (expired or not: the caller decides)."""
+        row = self._first_row("SELECT * FROM media WHERE video_uuid = ?", (video_uuid,))
+        return MediaRow(*row) if row is not None else None
 
     def media_for_task(self, task_uuid: str) -> list[MediaRow]:
-        for shard in self._all_shards():
-            with self._reading(shard) as conn:
-                rows = conn.execute(
-                    "SELECT * FROM media WHERE task_uuid = ? ORDER BY result_index", (task_uuid,)
-                ).fetchall()
-            if rows:
-                return [MediaRow(*row) for row in rows]
-        return []
+        """Stored rows of a task's results, from every shard (each process stores
+        the rows of the files it rendered)."""
+        rows = self._rows_of_all("SELECT * FROM media WHERE task_uuid = ?", (task_uuid,))
+        return sorted((MediaRow(*row) for row in rows), key=lambda row: row.result_index)
 
     def purge_expired_media(self, *, now: float) -> list[str]:
         """Delete expired rows; returns the file names no live row still uses."""
@@ -871,15 +865,10 @@ class TaskStore:
         return sorted(names)
 
     def media_file_in_use(self, file_name: str, *, now: float) -> bool:
-        for shard in self._all_shards():
-            with self._reading(shard) as conn:
-                row = conn.execute(
-                    "SELECT 1 FROM media WHERE file_name = ? AND expires_at > ? LIMIT 1",
-                    (file_name, now),
-                ).fetchone()
-            if row is not None:
-                return True
-        return False
+        found = self._first_row(
+            "SELECT 1 FROM media WHERE file_name = ? AND expires_at > ? LIMIT 1", (file_name, now)
+        )
+        return found is not None
 
     # -- deliveries ------------------------------------------------------------
     def add_deliveries(self, rows: Collection[NewDelivery]) -> None:
@@ -897,14 +886,10 @@ class TaskStore:
             )  # fmt: skip
 
     def has_pending_deliveries(self) -> bool:
-        for shard in self._all_shards():
-            with self._reading(shard) as conn:
-                row = conn.execute(
-                    "SELECT 1 FROM deliveries WHERE state = 'pending' LIMIT 1"
-                ).fetchone()
-            if row is not None:
-                return True
-        return False
+        return (
+            self._first_row("SELECT 1 FROM deliveries WHERE state = 'pending' LIMIT 1", ())
+            is not None
+        )
 
     def claim_deliveries(
         self, owner: str, *, now: float, wall: float, lease: float, limit: int
@@ -994,31 +979,18 @@ class TaskStore:
 
     def deliveries(self, *, task_uuid: str | None = None) -> list[DeliveryRow]:
         where, args = ("WHERE task_uuid = ?", (task_uuid,)) if task_uuid else ("", ())
-        rows: list[DeliveryRow] = []
-        for shard in self._all_shards():
-            with self._reading(shard) as conn:
-                rows += [
-                    DeliveryRow(*row)
-                    for row in conn.execute(f"SELECT * FROM deliveries {where}", args)
-                ]
-        return sorted(rows, key=lambda d: (d.created_at, d.id))
+        rows = self._rows_of_all(f"SELECT * FROM deliveries {where}", args)
+        return sorted((DeliveryRow(*row) for row in rows), key=lambda d: (d.created_at, d.id))
 
     def delivery_attempts(self, *, task_uuid: str | None = None) -> list[AttemptRow]:
         where, args = ("WHERE d.task_uuid = ?", (task_uuid,)) if task_uuid else ("", ())
-        rows: list[AttemptRow] = []
-        for shard in self._all_shards():
-            with self._reading(shard) as conn:
-                rows += [
-                    AttemptRow(*row)
-                    for row in conn.execute(
-                        "SELECT a.id, a.delivery_id, d.task_uuid, d.result_index, d.kind, "
-                        "d.url, a.attempt, a.at, a.status, a.error, a.outcome "
-                        "FROM delivery_attempts AS a "
-                        f"JOIN deliveries AS d ON d.id = a.delivery_id {where}",
-                        args,
-                    )
-                ]
-        return sorted(rows, key=lambda a: (a.at, a.id))
+        rows = self._rows_of_all(
+            "SELECT a.id, a.delivery_id, d.task_uuid, d.result_index, d.kind, d.url, "
+            "a.attempt, a.at, a.status, a.error, a.outcome FROM delivery_attempts AS a "
+            f"JOIN deliveries AS d ON d.id = a.delivery_id {where}",
+            args,
+        )
+        return sorted((AttemptRow(*row) for row in rows), key=lambda a: (a.at, a.id))
 
 
 class _Reading:
