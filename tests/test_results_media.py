@@ -342,6 +342,33 @@ def test_after_its_ttl_a_video_is_gone_and_its_file_deleted(tmp_path: Path) -> N
         service.close()
 
 
+def test_a_task_resubmitted_after_its_ttl_serves_its_video_again(tmp_path: Path) -> None:
+    # The rendered file's stored row outlives the first task until the next purge:
+    # the live namesake's download must not be answered 410 by it.
+    clock = FakeClock()
+    config = MockConfig(
+        latency=0, clock=clock, render_mode="lazy", render_executor="thread", data_dir=tmp_path
+    )
+    app = create_app(config)
+    client = MockClient(app)
+    try:
+        client.post([{"taskType": "ping"}])  # purges now, so next at +60
+        clock.advance(30)
+        task = video_task(ttl=60)
+        client.submit(task)
+        url = client.poll(task["taskUUID"]).data[0]["videoURL"]
+        path = url.removeprefix("http://localhost")
+        assert app.test_client().get(path).status_code == 200  # rendered, row stored
+        clock.advance(30)
+        client.post([{"taskType": "ping"}])  # a purge: nothing has expired yet
+        clock.advance(30)  # the task has; the next purge is 30 s away
+        assert client.submit(task).status == 200  # a new task with the same UUID
+        again = app.test_client().get(path)
+        assert (again.status_code, again.mimetype) == (200, "video/mp4")
+    finally:
+        app.extensions["ltxmock"].close()
+
+
 def test_a_restarted_server_renders_what_a_dead_one_left(tmp_path: Path) -> None:
     clock = FakeClock()
     config = MockConfig(latency=0, clock=clock, render_executor="thread", data_dir=tmp_path)

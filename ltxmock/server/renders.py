@@ -276,17 +276,17 @@ class Renders:
         return [stored.get(row.result_index, row) for row in derived]
 
     def row_of_video(self, video_uuid: str) -> MediaRow | None:
-        """The row of a videoUUID, expired or not: stored, or derived from its task."""
-        row = self._store.media(video_uuid)
-        if row is not None:
-            return row
+        """The row of a videoUUID, expired or not: its task's (the newest task of
+        that UUID, expired ones too), else a stored row whose task is gone or was
+        accepted by an older ltxmock (another videoUUID scheme)."""
         candidates = lifecycle.task_uuids_of_video(video_uuid)
-        for record in self._store.find_tasks(list(candidates)):
+        records = self._store.find_tasks(list(candidates))
+        for record in sorted(records, key=lambda r: r.expires_at, reverse=True):
             index = candidates.get(record.task_uuid.lower())
-            rows = self.media_rows(record)
+            rows = self.rows(record)
             if index is not None and index < len(rows) and rows[index].video_uuid == video_uuid:
                 return rows[index]
-        return None
+        return self._store.media(video_uuid)
 
     def file_in_use(self, row: MediaRow, *, now: float) -> bool:
         """Whether a live task's result still uses ``row``'s file."""
