@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -149,3 +150,39 @@ def test_a_busy_port_fails_fast_with_a_clear_message() -> None:
     assert result.returncode == 2
     assert "already in use" in result.stderr
     assert time.monotonic() - started < 5
+
+
+def test_responses_arrive_whole_on_a_kept_alive_socket_and_websockets_upgrade(
+    server: LiveServer,
+) -> None:
+    # Responses leave through serve's CoalescingTransport; an upgrade unwraps it.
+    host, port = server.base.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        for _ in range(3):
+            conn.sendall(b"GET /__ltxmock/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            head, body = _read_response(conn)
+            assert head.startswith(b"HTTP/1.1 200")
+            assert json.loads(body)["status"] == "ok"
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(
+            b"GET /v1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        answer = conn.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 101")
+        assert b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in answer  # the RFC 6455 example's accept key
+
+
+def _read_response(conn: socket.socket) -> tuple[bytes, bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += conn.recv(4096)
+    return head, body

@@ -205,12 +205,13 @@ def _worker_class(config: MockConfig) -> type:
     """uvicorn's gunicorn worker, with the WebSocket size cap ``Channel`` expects."""
     from uvicorn_worker import UvicornWorker
 
+    from .coalesce import CoalescingHttpToolsProtocol
     from .ws import HARD_LIMIT_FACTOR
 
     class Worker(UvicornWorker):  # type: ignore[misc]
         CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
             "loop": "auto",  # uvloop when installed
-            "http": "auto",  # httptools when installed
+            "http": CoalescingHttpToolsProtocol,  # httptools, one write per response
             "lifespan": "on",
             # Above ws_max_message_bytes a message gets an error frame; only one
             # this much larger ends the connection (1009), bounding the buffer.
