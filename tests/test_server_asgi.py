@@ -83,6 +83,26 @@ def test_requests_ready_together_get_the_answers_they_would_get_alone(tmp_path: 
     assert together(app, [get_response(first["taskUUID"])])[0][0] == 200
 
 
+def test_a_task_rolled_back_in_a_group_is_still_new_to_the_requests_after_it(
+    tmp_path: Path,
+) -> None:
+    # The group asks the store about all its taskUUIDs at once, then tracks
+    # what each request stores; a refused request must take its tasks back.
+    app = mock(tmp_path)
+    known = video_task()
+    assert together(app, [known])[0][0] == 200
+    first_stored = app.service.store.get_task(known["taskUUID"], now=app.service.now())
+    fresh = video_task()
+    clash = {**known, "positivePrompt": "another prompt, same taskUUID"}
+    answers = together(app, [fresh, clash], [fresh], [fresh], [known])
+    assert [status for status, _ in answers] == [400, 200, 200, 200]
+    assert [item["taskUUID"] for item in answers[1][1]["data"]] == [fresh["taskUUID"]]
+    now = app.service.now()
+    assert app.service.store.get_task(fresh["taskUUID"], now=now) is not None
+    assert app.service.store.count_tasks(now=now) == 2  # known and fresh, each once
+    assert app.service.store.get_task(known["taskUUID"], now=now) == first_stored  # acked, kept
+
+
 def test_a_failed_group_transaction_stores_nothing_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -178,8 +178,7 @@ class GroupCommit:
         service = self.service
         try:
             with service.store.transaction():
-                for exchange, _ in batch:
-                    service.write(exchange)
+                service.write_all([exchange for exchange, _ in batch])
         except Exception as exc:  # nothing of the batch was stored
             for exchange, _ in batch:
                 service.write_failed(exchange, exc)

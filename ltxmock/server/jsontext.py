@@ -31,6 +31,14 @@ def dumps_bytes(value: Any) -> bytes:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def dumps_sorted(value: Any) -> str:
+    """``dumps`` with every object's keys sorted: equal values give equal text."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
 def loads(text: str | bytes) -> Any:
     """Parse JSON text known to be valid (what ``dumps`` wrote)."""
     data = text.encode("utf-8") if isinstance(text, str) else text

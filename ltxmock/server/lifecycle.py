@@ -10,7 +10,6 @@ result whose latency has passed but whose file is not ready stays processing.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ READY = ResultState(ready=True)
 
 def canonical_json(task: Mapping[str, Any]) -> str:
     """The task as one stable string: same parameters, same text."""
-    return json.dumps(task, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return jsontext.dumps_sorted(task)
 
 
 def params_hash(task: Mapping[str, Any]) -> str:

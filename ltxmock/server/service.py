@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -186,16 +186,16 @@ class MockService:
         return self.handle_exchange(exchange)
 
     def handle_exchange(self, exchange: Exchange) -> Reply:
-        """``write`` in a transaction of its own, then ``finish``."""
+        """``write_all`` in a transaction of its own, then ``finish``."""
         try:
             with self.store.transaction():
-                self.write(exchange)
+                self.write_all([exchange])
         except Exception as exc:
             self.write_failed(exchange, exc)
         return self.finish(exchange)
 
     # handle() in three steps, so that a server can commit the writes of several
-    # requests at once: begin() each (no lock), write() them all inside one
+    # requests at once: begin() each (no lock), write_all() of them inside one
     # store transaction, finish() each after the commit.
     def begin(
         self,
@@ -230,14 +230,21 @@ class MockService:
             exchange.reply = self._failure(exc, transport)
         return exchange
 
-    def write(self, exchange: Exchange) -> None:
-        """Inside a store transaction: the exchange's new tasks, and its journal entry.
+    def write_all(self, exchanges: Sequence[Exchange]) -> None:
+        """Inside a store transaction: each exchange's new tasks, and its journal entry.
 
-        A refused request (a conflict) rolls back to its savepoint, so none of
-        its tasks is stored; other exchanges in the same transaction are untouched.
+        Which of the submitted taskUUIDs are known is asked once for them all
+        (one query per shard). A refused request (a conflict) rolls back to its
+        savepoint, so none of its tasks is stored; the other exchanges are untouched.
         """
+        known = self._known_tasks(exchanges)
+        for exchange in exchanges:
+            self._write(exchange, known)
+
+    def _write(self, exchange: Exchange, known: dict[str, TaskRecord]) -> None:
         plan = exchange.plan
         if plan is not None and exchange.reply is None:
+            before = dict(known)
             try:
                 with self.store.savepoint():
                     exchange.reply = self._run(
@@ -247,9 +254,12 @@ class MockService:
                         exchange.at,
                         exchange.accepted,
                         plan.drafts,
+                        known,
                     )
             except Exception as exc:
                 exchange.accepted.clear()
+                known.clear()
+                known.update(before)  # what the rollback unstored is unknown again
                 exchange.reply = self._failure(exc, exchange.transport)
         self.record(
             at=exchange.at,
@@ -260,7 +270,7 @@ class MockService:
         )
 
     def write_failed(self, exchange: Exchange, exc: Exception) -> None:
-        """The transaction around ``write`` failed: nothing of the exchange was stored."""
+        """The transaction around ``write_all`` failed: nothing of the exchange was stored."""
         if exchange.plan is None:  # a read-only answer stands; only its journal entry is lost
             log.error("could not write the request journal", exc_info=exc)
             return
@@ -349,10 +359,12 @@ class MockService:
         at: float,
         accepted: list[TaskRecord],
         drafts: Mapping[int, TaskRecord] | None = None,
+        known: dict[str, TaskRecord] | None = None,
     ) -> Reply:
         """The reply to an admitted request; new tasks are appended to ``accepted``.
 
         ``drafts``: new tasks' records prepared outside the write lock, by position.
+        ``known``: the live tasks of the submitted UUIDs (``_known_tasks``).
         """
         data: list[dict[str, Any]] = []
         errors: list[ErrorItem] = []
@@ -371,7 +383,7 @@ class MockService:
             elif task_type == VIDEO_INFERENCE:
                 submits = True
                 draft = drafts.get(position) if drafts else None
-                answer = self._submit(task, admitted, base_url, at, accepted, draft)
+                answer = self._submit(task, admitted, base_url, at, accepted, draft, known)
                 # An ack has no "code"; a conflict is an error item.
                 (conflicts if "code" in answer else data).append(answer)
             else:
@@ -392,11 +404,14 @@ class MockService:
         at: float,
         accepted: list[TaskRecord],
         draft: TaskRecord | None = None,
+        known_tasks: dict[str, TaskRecord] | None = None,
     ) -> dict[str, Any]:
         task_uuid = task["taskUUID"]
-        # Most submits are new: looking for shards created within the last
-        # 50 ms as well would cost a syscall each (a retry lands much later).
-        known = self.store.get_task(task_uuid, now=at, rescan_after=SHARDS_RESCAN_AFTER)
+        if known_tasks is None:
+            known_tasks = self._known_tasks_of([task_uuid], at)
+        known = known_tasks.get(task_uuid.lower())
+        if known is not None and known.expires_at <= at:
+            known = None
         if known is not None:
             # A retry (the SDKs resend after 429/5xx/timeouts) is acked again;
             # other parameters, or another key's task, is a conflict.
@@ -411,9 +426,28 @@ class MockService:
             )
             record = self._draft(task, admitted.owner, at, failure)
         self.store.put_task(record)  # nothing of its results: their rows derive from it
+        known_tasks[task_uuid.lower()] = record
         self.deliveries.schedule(record, base_url=base_url, now=at)
         accepted.append(record)
         return lifecycle.ack(record)
+
+    def _known_tasks(self, exchanges: Sequence[Exchange]) -> dict[str, TaskRecord]:
+        """The live stored tasks among the UUIDs these exchanges submit."""
+        uuids: dict[str, str] = {}
+        at = math.inf
+        for exchange in exchanges:
+            if exchange.plan is None or exchange.reply is not None:
+                continue
+            at = min(at, exchange.at)
+            for task in exchange.body:  # admitted: a list of valid tasks
+                if task["taskType"] == VIDEO_INFERENCE:
+                    uuids.setdefault(task["taskUUID"].lower(), task["taskUUID"])
+        return self._known_tasks_of(list(uuids.values()), at) if uuids else {}
+
+    def _known_tasks_of(self, task_uuids: Sequence[str], at: float) -> dict[str, TaskRecord]:
+        # Most submits are new: looking for shards created within the last
+        # 50 ms as well would cost a syscall each (a retry lands much later).
+        return self.store.live_tasks(task_uuids, now=at, rescan_after=SHARDS_RESCAN_AFTER)
 
     def _draft(
         self, task: Mapping[str, Any], owner: str, at: float, failure: Fault | None

@@ -33,6 +33,19 @@ from .journal import JournalEntry
 
 log = logging.getLogger("ltxmock.server")
 SCHEMA_VERSION = "2"
+
+# os.getpid() is a system call, and a request asks several times whether the
+# store still belongs to this process (it does not after a fork).
+_pid = os.getpid()
+
+
+def _after_fork() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
 JOURNAL_TRIM_EVERY = 64  # journal inserts between deletions of the oldest entries
 SHARD_LIMIT = 64  # database files (one per process) a store spreads over
 # Versions whose databases this one can open: the tables it added are created
@@ -65,8 +78,12 @@ _SCHEMA = (
         remaining INTEGER,
         task_type TEXT
     )""",
+    # Journal, delivery and attempt ids are given explicitly (they carry their
+    # shard), so no AUTOINCREMENT: it would only write sqlite_sequence's page on
+    # every insert, a quarter of a submit's commit. (Files made by older
+    # versions keep theirs; the ids mean the same either way.)
     """CREATE TABLE IF NOT EXISTS journal (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id INTEGER PRIMARY KEY,
         at REAL NOT NULL,
         transport TEXT NOT NULL,
         method TEXT NOT NULL,
@@ -93,7 +110,7 @@ _SCHEMA = (
     # due_at is on the service clock; lease_until on the real one (it guards
     # against dead processes, not against simulated time).
     """CREATE TABLE IF NOT EXISTS deliveries (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id INTEGER PRIMARY KEY,
         task_uuid TEXT NOT NULL COLLATE NOCASE,
         result_index INTEGER NOT NULL,
         kind TEXT NOT NULL,
@@ -109,7 +126,7 @@ _SCHEMA = (
     )""",
     "CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, due_at)",
     """CREATE TABLE IF NOT EXISTS delivery_attempts (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id INTEGER PRIMARY KEY,
         delivery_id INTEGER NOT NULL,
         attempt INTEGER NOT NULL,
         at REAL NOT NULL,
@@ -227,7 +244,7 @@ class WriterLock:
 
     def _reset(self) -> None:
         # First use, or after a fork: the parent's lock state means nothing here.
-        self._pid = os.getpid()
+        self._pid = _pid
         self._thread_lock = threading.Lock()
         try:
             self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -235,7 +252,7 @@ class WriterLock:
             self._fd = -1  # unwritable: SQLite's own locking still keeps us correct
 
     def __enter__(self) -> None:
-        if self._pid != os.getpid():
+        if self._pid != _pid:
             self._reset()
         self._thread_lock.acquire()
         if self._fd >= 0:
@@ -325,6 +342,7 @@ class TaskStore:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the data directory {path.parent}: {exc}") from exc
+            self._create_faults_marker()
         self._create_schema(self._home)
 
     @property
@@ -368,12 +386,12 @@ class TaskStore:
     def _own_shard(self) -> _Shard:
         """The shard this process writes its new rows to, claimed on first use."""
         own = self._own
-        if own is not None and self._own_pid == os.getpid():
+        if own is not None and self._own_pid == _pid:
             return own
         with self._claim_lock:
-            if self._own is None or self._own_pid != os.getpid():
+            if self._own is None or self._own_pid != _pid:
                 self._own = self._claim()
-                self._own_pid = os.getpid()
+                self._own_pid = _pid
             return self._own
 
     def _claim(self) -> _Shard:
@@ -407,7 +425,7 @@ class TaskStore:
 
     def _create_shard_file(self, path: Path) -> None:
         """A new shard appears complete: built under a temporary name, then renamed."""
-        building = path.with_name(f".{path.name}.{os.getpid()}.new")
+        building = path.with_name(f".{path.name}.{_pid}.new")
         conn = sqlite3.connect(str(building), isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode = WAL")
@@ -432,7 +450,7 @@ class TaskStore:
         looked at again if the last look is older than ``rescan_after`` seconds."""
         if self.path is not None and time.monotonic() - self._scanned_at >= rescan_after:
             self._rescan()
-        own = self._own if self._own_pid == os.getpid() else None
+        own = self._own if self._own_pid == _pid else None
         shards = list(self._shards.values())
         if own is not None and shards[0] is not own:
             shards.remove(own)
@@ -536,7 +554,7 @@ class TaskStore:
         its owner counts the use), else ``transaction()``; a submit writes
         several rows inside one."""
         own = self._own
-        if self._lock is None and own is not None and self._own_pid == os.getpid():
+        if self._lock is None and own is not None and self._own_pid == _pid:
             conn: sqlite3.Connection | None = getattr(own.local, "conn", None)
             if conn is not None and conn.in_transaction:
                 return nullcontext(conn)
@@ -581,7 +599,7 @@ class TaskStore:
         self._shared = None
         for shard in self._shards.values():
             shard.local = threading.local()
-        if self._owner_fd >= 0 and self._own_pid == os.getpid():
+        if self._owner_fd >= 0 and self._own_pid == _pid:
             os.close(self._owner_fd)  # the shard is free for the next process
             self._owner_fd = -1
         self._own = None
@@ -616,6 +634,29 @@ class TaskStore:
             rescan_after,
         )
         return _task(row) if row is not None else None
+
+    def live_tasks(
+        self, task_uuids: Collection[str], *, now: float, rescan_after: float = 0.0
+    ) -> dict[str, TaskRecord]:
+        """``get_task`` for several UUIDs at once: one query per shard, not per UUID.
+
+        Keyed by the lower-cased UUID; a UUID live in several shards is taken
+        from the first (this process's own first).
+        """
+        found: dict[str, TaskRecord] = {}
+        if not task_uuids:
+            return found
+        marks = ",".join("?" * len(task_uuids))
+        sql = f"SELECT * FROM tasks WHERE task_uuid IN ({marks}) AND expires_at > ?"
+        args = (*task_uuids, now)
+        for shard in self._all_shards(rescan_after):
+            with self._reading(shard) as conn:
+                rows = conn.execute(sql, args).fetchall()
+            for row in rows:
+                key = row[0].lower()
+                if key not in found:
+                    found[key] = _task(row)
+        return found
 
     def find_tasks(self, task_uuids: Collection[str]) -> list[TaskRecord]:
         """The stored tasks with any of these UUIDs, expired ones included."""
@@ -712,6 +753,15 @@ class TaskStore:
     def _faults_changed(self) -> None:
         """Called inside the transaction that changes rules; marked once it commits."""
         self._faults_touched = True
+
+    def _create_faults_marker(self) -> None:
+        # Made now, so that the stat on every request finds it: a missing
+        # file would cost an exception each time. Its mtime is left alone.
+        assert self._faults_marker is not None
+        try:
+            os.close(os.open(self._faults_marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        except OSError:
+            self._faults_marker = None  # unwritable: ask SQLite every time
 
     def _mark_faults_changed(self) -> None:
         if self._faults_marker is None:
