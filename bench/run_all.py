@@ -26,7 +26,7 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("validation", "validation.py", [], ["--calls", "5000"]),
     ("lint", "lint.py", [], ["--files", "2000", "--runs", "2"]),
     ("media", "media.py", [], ["--runs", "1", "--skip-4k"]),
-    ("server", "server.py", [], ["--duration", "5"]),
+    ("server", "server.py", [], ["--duration", "3", "--rounds", "2"]),
     ("scale", "scale.py", [], ["--tasks", "20000", "--http-tasks", "500"]),
     ("startup", "startup.py", [], ["--runs", "3"]),
     ("ws_concurrency", "ws_concurrency.py", [], []),

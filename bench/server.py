@@ -12,9 +12,14 @@ before). Drives all with the same wrk load:
 * poll:   getResponse of one known task (bench/wrk/poll.lua).
 
 wrk, both servers and this script share the same cores: the figures are for
-the whole machine under load, not for the server alone.
+the whole machine under load, not for the server alone. That machine's speed
+drifts by 10-20% over tens of seconds, so ltxmock and Prism run side by side
+and take turns: ``--rounds`` rounds (3), in each both get every load back to
+back, the order flipped every round. A ratio is the median of the rounds'
+ratios; req/s, p50 and p99 are those of the median round; the p99 target is
+checked against the worst round.
 
-Run from the repository root:  python bench/server.py [--duration 10] [--connections 8]
+Run from the repository root:  python bench/server.py [--rounds 3] [--duration 8] [--connections 8]
 Needs: wrk (apt-get install wrk), Node.js + npm (for Prism).
 """
 
@@ -29,9 +34,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -92,26 +99,47 @@ def wrk(url: str, script: str, args: Sequence[str], *, duration: float, connecti
     )
 
 
-def drive(name: str, url: str, known: str, opts: argparse.Namespace) -> dict[str, Load]:
+@dataclass
+class Server:
+    """A started server under test: where to send load, and a task it knows."""
+
+    name: str
+    url: str
+    known: str
+
+
+def drive(server: Server, kind: str, opts: argparse.Namespace) -> Load:
     load = {"duration": opts.duration, "connections": opts.connections, "threads": opts.wrk_threads}
-    log(f"{name}: submit load ({opts.duration:g} s, {opts.connections} connections)...")
-    submit = wrk(url, "submit.lua", [], **load)
-    log(f"{name}: poll load ({opts.duration:g} s)...")
-    poll = wrk(url, "poll.lua", [known], **load)
-    return {"submit": submit, "poll": poll}
+    script, args = ("submit.lua", []) if kind == "submit" else ("poll.lua", [server.known])
+    return wrk(server.url, script, args, **load)
 
 
-def bench_ltxmock(opts: argparse.Namespace, data_dir: Path) -> tuple[dict[str, Load], int]:
+@contextmanager
+def started_mock(
+    name: str, command: Sequence[str], port: int, data_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """A running mock (ltxmock serve, or the app on gthread) with one known task."""
+    base = f"http://127.0.0.1:{port}"
+    with running(command, log_path=data_dir.parent / f"{name}.log", env=env):
+        wait_http(f"{base}/__ltxmock/health")
+        known = str(uuid.uuid4())
+        status, answer = post(f"{base}/v1", [{**TYPICAL_TASK, "taskUUID": known}])
+        if status != 200:
+            raise SystemExit(f"{name} refused the known task: {status} {answer}")
+        yield Server(name, f"{base}/v1", known)
+
+
+def ltxmock_server(opts: argparse.Namespace, data_dir: Path) -> AbstractContextManager[Server]:
     port = free_port()
     extra = ["--latency", "0", "--render-mode", "lazy", "--data-dir", str(data_dir)]
     if opts.workers:
         extra += ["--workers", str(opts.workers)]
     if opts.threads:
         extra += ["--threads", str(opts.threads)]
-    return measure_mock("ltxmock", ltxmock_command(port, *extra), port, data_dir, opts)
+    return started_mock("ltxmock", ltxmock_command(port, *extra), port, data_dir)
 
 
-def bench_gthread(opts: argparse.Namespace, data_dir: Path) -> tuple[dict[str, Load], int]:
+def gthread_server(opts: argparse.Namespace, data_dir: Path) -> AbstractContextManager[Server]:
     """The same app on the obvious alternative: gunicorn's threaded WSGI workers."""
     port = free_port()
     from ltxmock.server.serve import default_workers
@@ -121,107 +149,145 @@ def bench_gthread(opts: argparse.Namespace, data_dir: Path) -> tuple[dict[str, L
                "ltxmock.server:create_app()"]  # fmt: skip
     env = {"LTXMOCK_DATA_DIR": str(data_dir), "LTXMOCK_LATENCY": "0",
            "LTXMOCK_RENDER_MODE": "lazy"}  # fmt: skip
-    return measure_mock("gthread", command, port, data_dir, opts, env=env)
+    return started_mock("gthread", command, port, data_dir, env)
 
 
-def measure_mock(
-    name: str,
-    command: Sequence[str],
-    port: int,
-    data_dir: Path,
-    opts: argparse.Namespace,
-    *,
-    env: dict[str, str] | None = None,
-) -> tuple[dict[str, Load], int]:
-    """Drive one mock process; returns the loads and how many tasks it stored."""
-    base = f"http://127.0.0.1:{port}"
-    with running(command, log_path=data_dir.parent / f"{name}.log", env=env):
-        wait_http(f"{base}/__ltxmock/health")
-        known = str(uuid.uuid4())
-        status, answer = post(f"{base}/v1", [{**TYPICAL_TASK, "taskUUID": known}])
-        if status != 200:
-            raise SystemExit(f"{name} refused the known task: {status} {answer}")
-        results = drive(name, f"{base}/v1", known, opts)
-    from ltxmock.server.config import DATABASE_NAME
-    from ltxmock.server.store import TaskStore
-
-    store = TaskStore(data_dir / DATABASE_NAME)
-    stored = store.count_tasks(now=time.time())
-    store.close()
-    return results, stored
-
-
-def bench_prism(opts: argparse.Namespace, scratch: Path) -> dict[str, Load]:
+@contextmanager
+def prism_server(scratch: Path) -> Iterator[Server]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with running(prism_command(port), log_path=scratch / "prism.log"):
         wait_http(f"{base}/", method="POST", body=[{"taskType": "ping", "ping": True}], limit=60)
-        return drive("prism", f"{base}/", str(uuid.uuid4()), opts)
+        yield Server("prism", f"{base}/", str(uuid.uuid4()))
 
 
-Row = tuple[str, Load, Load, Load | None]  # kind, ltxmock, Prism, gthread
+def stored_tasks(data_dir: Path) -> int:
+    from ltxmock.server.config import DATABASE_NAME
+    from ltxmock.server.store import TaskStore
+
+    store = TaskStore(data_dir / DATABASE_NAME)
+    try:
+        return store.count_tasks(now=time.time())
+    finally:
+        store.close()
+
+
+@dataclass
+class Row:
+    """One kind of load: every round of ltxmock and Prism, and the gthread run."""
+
+    kind: str
+    ours: list[Load]
+    prism: list[Load]
+    gthread: Load | None = None
+
+    @property
+    def ratio(self) -> float:
+        """The median of the rounds' ratios: each round's two runs are back to back."""
+        pairs = zip(self.ours, self.prism, strict=True)
+        return median(mine.rate / theirs.rate for mine, theirs in pairs)
+
+    @staticmethod
+    def typical(loads: list[Load]) -> Load:
+        """The round with the median rate."""
+        return sorted(loads, key=lambda load: load.rate)[len(loads) // 2]
+
+
+KINDS = ("submit", "poll")
 
 
 def run(opts: argparse.Namespace) -> tuple[list[Row], list[Target], int]:
+    rows = {kind: Row(kind, [], []) for kind in KINDS}
     with tempfile.TemporaryDirectory(prefix="ltxbench-") as tmp:
         scratch = Path(tmp)
-        ours, stored = bench_ltxmock(opts, scratch / "data")
-        theirs = bench_prism(opts, scratch)
-        threaded = None if opts.no_gthread else bench_gthread(opts, scratch / "gthread")[0]
-    rows: list[Row] = [
-        (kind, ours[kind], theirs[kind], threaded[kind] if threaded else None)
-        for kind in ("submit", "poll")
-    ]
+        data_dir = scratch / "data"
+        with ltxmock_server(opts, data_dir) as ours, prism_server(scratch) as prism:
+            # The machine's speed drifts by 10-20% over tens of seconds (it is
+            # shared); both servers stay up and take turns, round after round,
+            # the order flipped every round, so a drift hits both alike.
+            log("warming up both servers (2 s each)...")
+            warm = {"duration": 2, "connections": opts.connections, "threads": opts.wrk_threads}
+            warm_up = wrk(ours.url, "submit.lua", [], **warm).requests
+            wrk(prism.url, "submit.lua", [], **warm)
+            for number in range(opts.rounds):
+                order = (ours, prism) if number % 2 == 0 else (prism, ours)
+                for kind in KINDS:
+                    for server in order:
+                        log(
+                            f"round {number + 1}/{opts.rounds}: {server.name} {kind} "
+                            f"({opts.duration:g} s, {opts.connections} connections)..."
+                        )
+                        load = drive(server, kind, opts)
+                        (rows[kind].ours if server is ours else rows[kind].prism).append(load)
+        stored = stored_tasks(data_dir)
+        if not opts.no_gthread:
+            with gthread_server(opts, scratch / "gthread") as threaded:
+                for kind in KINDS:
+                    log(f"gthread: {kind} ({opts.duration:g} s)...")
+                    rows[kind].gthread = drive(threaded, kind, opts)
+    # every answered submit, the warm-up's and the known task included, must be stored
+    submitted = sum(load.requests for load in rows["submit"].ours) + warm_up + 1
     targets = []
-    for kind, mine, prism, _ in rows:
+    for row in rows.values():
+        worst_p99 = max(load.p99_ms for load in row.ours)
+        failed = sum(load.bad for load in row.ours)
         targets += [
             Target(
-                f"server {kind} req/s vs Prism",
-                mine.rate / prism.rate,
+                f"server {row.kind} req/s vs Prism",
+                row.ratio,
                 TARGET_RATIO,
                 "x",
                 higher_is_better=True,
             ),
-            Target(f"server {kind} p99", mine.p99_ms, TARGET_P99_MS, "ms"),
-            Target(f"server {kind} failed requests", mine.bad, 0, "requests"),
+            Target(f"server {row.kind} p99 (worst round)", worst_p99, TARGET_P99_MS, "ms"),
+            Target(f"server {row.kind} failed requests", failed, 0, "requests"),
         ]
     targets.append(
-        Target(
-            "server submits answered but not stored",
-            max(0, ours["submit"].requests + 1 - stored),
-            0,
-            "tasks",
-        )
+        Target("server submits answered but not stored", max(0, submitted - stored), 0, "tasks")
     )
-    return rows, targets, stored
+    return list(rows.values()), targets, stored
 
 
-def print_table(rows: list[Row], stored: int) -> None:
+def print_table(rows: list[Row], stored: int, rounds: int) -> None:
     print(f"\n{'load (wrk, same run)':<22} {'ltxmock req/s':>14} {'Prism req/s':>12} {'ratio':>7} "
           f"{'p50 ms':>13} {'p99 ms':>15}")  # fmt: skip
-    for kind, mine, prism, _ in rows:
-        ratio = mine.rate / prism.rate
+    for row in rows:
+        mine, prism = Row.typical(row.ours), Row.typical(row.prism)
         p50 = f"{mine.p50_ms:>5.2f} / {prism.p50_ms:<5.2f}"
         p99 = f"{mine.p99_ms:>6.2f} / {prism.p99_ms:<6.2f}"
-        rates = f"{mine.rate:>14.0f} {prism.rate:>12.0f} {ratio:>6.2f}x"
-        print(f"{kind:<22} {rates} {p50:>13} {p99:>15}")
-    print("(p50/p99 columns: ltxmock / Prism)")
+        rates = f"{mine.rate:>14.0f} {prism.rate:>12.0f} {row.ratio:>6.2f}x"
+        print(f"{row.kind:<22} {rates} {p50:>13} {p99:>15}")
     print(
-        f"tasks stored by ltxmock during the submit load: {stored} "
-        f"(submits answered: {rows[0][1].requests}, failed: {rows[0][1].bad})"
+        f"(medians of {rounds} rounds, each round ltxmock and Prism back to back; ratio: the "
+        "median of the rounds' ratios; p50/p99 columns: ltxmock / Prism, median round)"
     )
-    if all(row[3] is not None for row in rows):
-        print("\nthe same app on gunicorn gthread workers (8 threads), same load:")
-        for kind, mine, _, threaded in rows:
-            assert threaded is not None
+    for row in rows:
+        rounds_text = ", ".join(
+            f"{mine.rate:.0f}/{theirs.rate:.0f}={mine.rate / theirs.rate:.2f}x"
+            for mine, theirs in zip(row.ours, row.prism, strict=True)
+        )
+        print(f"  {row.kind} rounds (ltxmock/Prism): {rounds_text}")
+    submit = rows[0]
+    print(
+        f"tasks stored by ltxmock: {stored} (submits answered: "
+        f"{sum(load.requests for load in submit.ours)} in the rounds, plus the warm-up's; "
+        f"failed: {sum(load.bad for load in submit.ours)})"
+    )
+    if all(row.gthread is not None for row in rows):
+        print("\nthe same app on gunicorn gthread workers (8 threads), same load, one round:")
+        for row in rows:
+            assert row.gthread is not None
+            mine = Row.typical(row.ours)
+            threaded = row.gthread
             print(
-                f"  {kind:<8} {threaded.rate:>7.0f} req/s, p99 {threaded.p99_ms:6.2f} ms; "
+                f"  {row.kind:<8} {threaded.rate:>7.0f} req/s, p99 {threaded.p99_ms:6.2f} ms; "
                 f"ltxmock serve is {mine.rate / threaded.rate:.2f}x that"
             )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per load (10)")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per load (8)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every load (3)")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (8)")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (2)")
     parser.add_argument("--workers", type=int, default=0, help="ltxmock workers (default: serve's)")
@@ -234,8 +300,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
-    rows, targets, stored = run(parser.parse_args(argv))
-    print_table(rows, stored)
+    opts = parser.parse_args(argv)
+    rows, targets, stored = run(opts)
+    print_table(rows, stored, opts.rounds)
     return report(targets)
 
 
