@@ -192,6 +192,42 @@ def test_a_failed_transaction_leaves_nothing_behind() -> None:
     assert store.get_task(record.task_uuid, now=1) is None
 
 
+@pytest.mark.parametrize("on_disk", [True, False], ids=["data dir", "in memory"])
+def test_a_task_read_inside_a_write_that_rolls_back_is_not_remembered(
+    tmp_path: Path, on_disk: bool
+) -> None:
+    # Polls are answered from a per-process cache of live tasks: it must only
+    # ever hold what was committed.
+    store = TaskStore(tmp_path / "db.sqlite3" if on_disk else None)
+    record = new_task(video_task(), key_fingerprint="k", now=0, latency=0, default_ttl=60)
+
+    def submit_read_then_fail() -> None:
+        with store.transaction():
+            store.put_task(record)
+            assert store.get_task(record.task_uuid, now=1) == record  # its own write
+            raise RuntimeError("rollback")
+
+    with pytest.raises(RuntimeError):
+        submit_read_then_fail()
+    assert store.get_task(record.task_uuid, now=1) is None
+
+
+def test_a_reset_by_another_server_forgets_the_tasks_this_one_polled(tmp_path: Path) -> None:
+    clock = FakeClock()
+    config = MockConfig(data_dir=tmp_path, latency=1, clock=clock, render_mode="lazy")
+    first, second = MockClient(create_app(config)), MockClient(create_app(config))
+    mine, theirs = video_task(), video_task()
+    first.submit(mine)
+    second.submit(theirs)  # one task in each shard
+    for _ in range(2):  # polled twice: the second answer may come from the cache
+        assert first.poll(mine["taskUUID"], theirs["taskUUID"]).statuses == ["processing"] * 2
+    second.service.reset()
+    assert first.poll(mine["taskUUID"], theirs["taskUUID"]).codes == ["taskNotFound"] * 2
+    clock.advance(2)  # and a resubmitted task is the new one, not a remembered one
+    first.submit(mine)
+    assert first.poll(mine["taskUUID"]).statuses == ["processing"]
+
+
 def test_a_fault_rule_added_by_another_server_applies_at_once(tmp_path: Path) -> None:
     # The "any rules?" answer is cached per process; a change anywhere must end the cache.
     clock = FakeClock()

@@ -46,6 +46,7 @@ def _after_fork() -> None:
 
 os.register_at_fork(after_in_child=_after_fork)
 
+TASK_CACHE_SIZE = 4096  # live tasks a process keeps for polls (about 1 KiB each)
 JOURNAL_TRIM_EVERY = 64  # journal inserts between deletions of the oldest entries
 SHARD_LIMIT = 64  # database files (one per process) a store spreads over
 # Versions whose databases this one can open: the tables it added are created
@@ -329,9 +330,15 @@ class TaskStore:
         # Whether fault rules exist is asked on every request and changes
         # rarely: the answer is cached against the mtime (set to time_ns by
         # every committed change) of a marker file next to the database.
+        # A reset moves it too: it is the one change that removes live tasks.
         self._faults_marker = str(path) + ".faults" if path is not None else None
         self._faults_cache: tuple[int, bool] | None = None
         self._faults_touched = False  # this transaction changed fault rules
+        # Live tasks read lately, by lower-cased UUID: a stored task never
+        # changes while it lives (state is computed from the clock) and only a
+        # reset removes it early, so an SDK's repeated polls need no query.
+        self._task_cache: dict[str, TaskRecord] = {}
+        self._task_cache_version: int | None = None
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
         self._state = threading.Condition()
@@ -619,6 +626,10 @@ class TaskStore:
                     "delivery_attempts",
                 ):
                     conn.execute(f"DELETE FROM {table}")
+        # Again, now that every shard is empty: a process that looked at the
+        # marker in between may have cached a task of a shard not yet emptied.
+        self._mark_faults_changed()
+        self._task_cache.clear()
 
     # -- tasks -----------------------------------------------------------------
     def get_task(
@@ -628,12 +639,47 @@ class TaskStore:
 
         ``rescan_after``: see ``_all_shards`` (0: find a shard created a moment ago).
         """
+        key = task_uuid.lower()
+        cacheable = self._task_cache_valid()  # asked before the query: never newer
+        if cacheable:
+            cached = self._task_cache.get(key)
+            if cached is not None and cached.expires_at > now:
+                return cached
         row = self._first_row(
             "SELECT * FROM tasks WHERE task_uuid = ? AND expires_at > ?",
             (task_uuid, now),
             rescan_after,
         )
-        return _task(row) if row is not None else None
+        if row is None:
+            return None
+        record = _task(row)
+        if cacheable and not self._in_own_transaction():  # never a write that may roll back
+            cache = self._task_cache
+            if len(cache) >= TASK_CACHE_SIZE:
+                del cache[next(iter(cache))]  # the oldest entry
+            cache[key] = record
+        return record
+
+    def _task_cache_valid(self) -> bool:
+        """Whether cached tasks may be used; empties the cache after a reset anywhere."""
+        if self.path is None:
+            return True  # one process: reset() empties the cache itself
+        version = self._faults_version()
+        if version is None:
+            return False  # no marker to tell of a reset elsewhere
+        if version != self._task_cache_version:
+            self._task_cache.clear()
+            self._task_cache_version = version
+        return True
+
+    def _in_own_transaction(self) -> bool:
+        """Whether this thread has a write open on its own shard (its reads see it)."""
+        if self.path is None:
+            conn = self._shared
+        else:
+            own = self._own if self._own_pid == _pid else None
+            conn = getattr(own.local, "conn", None) if own is not None else None
+        return conn is not None and conn.in_transaction
 
     def live_tasks(
         self, task_uuids: Collection[str], *, now: float, rescan_after: float = 0.0
