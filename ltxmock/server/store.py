@@ -370,7 +370,9 @@ class TaskStore:
             if shard.path is not None:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = OFF")
-                conn.execute("PRAGMA mmap_size = 268435456")
+                # No mmap (SQLite's default): every shard grows while others
+                # read it, and a reader remaps a grown file at its next read;
+                # a lookup in a shard being written took 13 us with mmap, 9 without.
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the database {target}: {exc}") from exc
         with self._opened_lock:
