@@ -225,7 +225,7 @@ class MockService:
             if submits:
                 exchange.plan = _Plan(admitted, base_url, self._drafts(body, admitted, at))
             else:  # polls and pings only read: the journal entry is the one write
-                exchange.reply = self._run(body, admitted, base_url, at, [])
+                exchange.reply = self._run(body, admitted, base_url, at, [], None, {})
         except Exception as exc:
             exchange.reply = self._failure(exc, transport)
         return exchange
@@ -358,13 +358,14 @@ class MockService:
         base_url: str,
         at: float,
         accepted: list[TaskRecord],
-        drafts: Mapping[int, TaskRecord] | None = None,
-        known: dict[str, TaskRecord] | None = None,
+        drafts: Mapping[int, TaskRecord] | None,
+        known: dict[str, TaskRecord],
     ) -> Reply:
         """The reply to an admitted request; new tasks are appended to ``accepted``.
 
         ``drafts``: new tasks' records prepared outside the write lock, by position.
-        ``known``: the live tasks of the submitted UUIDs (``_known_tasks``).
+        ``known``: the live tasks of the submitted UUIDs (``_known_tasks``), kept
+        up to date as tasks are stored.
         """
         data: list[dict[str, Any]] = []
         errors: list[ErrorItem] = []
@@ -403,12 +404,10 @@ class MockService:
         base_url: str,
         at: float,
         accepted: list[TaskRecord],
-        draft: TaskRecord | None = None,
-        known_tasks: dict[str, TaskRecord] | None = None,
+        draft: TaskRecord | None,
+        known_tasks: dict[str, TaskRecord],
     ) -> dict[str, Any]:
         task_uuid = task["taskUUID"]
-        if known_tasks is None:
-            known_tasks = self._known_tasks_of([task_uuid], at)
         known = known_tasks.get(task_uuid.lower())
         if known is not None and known.expires_at <= at:
             known = None
@@ -442,12 +441,11 @@ class MockService:
             for task in exchange.body:  # admitted: a list of valid tasks
                 if task["taskType"] == VIDEO_INFERENCE:
                     uuids.setdefault(task["taskUUID"].lower(), task["taskUUID"])
-        return self._known_tasks_of(list(uuids.values()), at) if uuids else {}
-
-    def _known_tasks_of(self, task_uuids: Sequence[str], at: float) -> dict[str, TaskRecord]:
+        if not uuids:
+            return {}
         # Most submits are new: looking for shards created within the last
         # 50 ms as well would cost a syscall each (a retry lands much later).
-        return self.store.live_tasks(task_uuids, now=at, rescan_after=SHARDS_RESCAN_AFTER)
+        return self.store.live_tasks(list(uuids.values()), now=at, rescan_after=SHARDS_RESCAN_AFTER)
 
     def _draft(
         self, task: Mapping[str, Any], owner: str, at: float, failure: Fault | None

@@ -562,12 +562,20 @@ class TaskStore:
         """The open transaction on this thread's own shard (no new bookkeeping:
         its owner counts the use), else ``transaction()``; a submit writes
         several rows inside one."""
-        own = self._own
-        if self._lock is None and own is not None and self._own_pid == _pid:
-            conn: sqlite3.Connection | None = getattr(own.local, "conn", None)
-            if conn is not None and conn.in_transaction:
+        if self._lock is None:  # in memory, transaction() joins under the lock instead
+            conn = self._own_open_write()
+            if conn is not None:
                 return nullcontext(conn)
         return self.transaction()
+
+    def _own_open_write(self) -> sqlite3.Connection | None:
+        """This thread's connection to its own shard, if a write is open on it."""
+        if self.path is None:
+            conn = self._shared
+        else:
+            own = self._own if self._own_pid == _pid else None
+            conn = getattr(own.local, "conn", None) if own is not None else None
+        return conn if conn is not None and conn.in_transaction else None
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -655,7 +663,7 @@ class TaskStore:
         if row is None:
             return None
         record = _task(row)
-        if cacheable and not self._in_own_transaction():  # never a write that may roll back
+        if cacheable and self._own_open_write() is None:  # never a write that may roll back
             cache = self._task_cache
             if len(cache) >= TASK_CACHE_SIZE:
                 del cache[next(iter(cache))]  # the oldest entry
@@ -673,15 +681,6 @@ class TaskStore:
             self._task_cache.clear()
             self._task_cache_version = version
         return True
-
-    def _in_own_transaction(self) -> bool:
-        """Whether this thread has a write open on its own shard (its reads see it)."""
-        if self.path is None:
-            conn = self._shared
-        else:
-            own = self._own if self._own_pid == _pid else None
-            conn = getattr(own.local, "conn", None) if own is not None else None
-        return conn is not None and conn.in_transaction
 
     def live_tasks(
         self, task_uuids: Collection[str], *, now: float, rescan_after: float = 0.0
