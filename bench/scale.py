@@ -44,10 +44,9 @@ from _common import (
     wait_http,
 )
 
-from ltxmock.server import lifecycle
-from ltxmock.server.auth import fingerprint
-from ltxmock.server.config import MockConfig
-from ltxmock.server.service import MockService
+from ltxmock.server import ApiRequest, MockConfig, MockService, create_service
+from ltxmock.server.core import lifecycle
+from ltxmock.server.core.auth import fingerprint
 
 TARGET_RSS_MIB = 200.0
 TARGET_SLOWDOWN = 1.5  # p50 poll at 100k tasks vs empty (indexed lookups: ~1x)
@@ -65,7 +64,7 @@ def poll_latency(service: MockService, task_uuids: Sequence[str]) -> tuple[float
 
     def once() -> None:
         body = [{"taskType": "getResponse", "taskUUID": next(pending)}]
-        reply = service.handle(body, api_key=API_KEY, transport="rest", base_url="http://x")
+        reply = service.handle(ApiRequest(body, api_key=API_KEY, base_url="http://x"))
         assert reply.status == 200, reply.payload
 
     return percentiles(time_calls(once, len(task_uuids) - WARM_UP, warmup=WARM_UP))
@@ -79,7 +78,7 @@ def repeated_poll_latency(service: MockService, task_uuid: str) -> tuple[float, 
 def submit(service: MockService, now: float | None = None) -> str:
     task_uuid = str(uuid.uuid4())
     body = [{**TASK, "taskUUID": task_uuid}]
-    reply = service.handle(body, api_key=API_KEY, transport="rest", base_url="http://x", now=now)
+    reply = service.handle(ApiRequest(body, api_key=API_KEY, base_url="http://x", now=now))
     assert reply.status == 200, reply.payload
     return task_uuid
 
@@ -92,7 +91,7 @@ def insert_direct(service: MockService, count: int, now: float) -> list[str]:
         for index in range(count):
             task = {**TASK, "taskUUID": str(uuid.uuid4())}
             inserted.append(task["taskUUID"])
-            service.store.put_task(
+            service.store.tasks.put(
                 lifecycle.new_task(
                     task,
                     key_fingerprint=owner,
@@ -144,23 +143,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ltxscale-") as tmp:
         data_dir = Path(tmp)
         config = MockConfig(latency=0, data_dir=data_dir, render_mode="lazy")
-        service = MockService(config)
+        service = create_service(config)
         try:
             now = time.time()
             known = submit(service)
             log(f"submitting {POLLS + WARM_UP} tasks to poll in a small store...")
             few = [submit(service) for _ in range(POLLS + WARM_UP)]
             empty = poll_latency(service, few)
-            small = service.store.count_tasks(now=time.time())
+            small = service.store.tasks.count(now=time.time())
             inserted = insert_direct(service, args.tasks, now)
             full = poll_latency(service, random.sample(inserted, POLLS + WARM_UP))
             cached = repeated_poll_latency(service, known)
             p50_http, p99_http, rss = http_phase(data_dir, args.http_tasks, known)
-            stored = service.store.count_tasks(now=time.time())
+            stored = service.store.tasks.count(now=time.time())
             size = store_bytes(data_dir)
             future = time.time() + config.result_ttl + 1
-            purged = service.store.purge_expired(now=future)
-            left = service.store.count_tasks(now=0)
+            purged = service.store.tasks.purge_expired(now=future)
+            left = service.store.tasks.count(now=0)
         finally:
             service.close()
     print(f"\n{'scale of state':<44} {'value':>14}")

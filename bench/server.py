@@ -56,7 +56,7 @@ from _common import (
     wait_http,
 )
 
-TARGET_RATIO = 2.0
+TARGET_RATIO = 3.0
 TARGET_P99_MS = 10.0
 
 
@@ -142,7 +142,7 @@ def ltxmock_server(opts: argparse.Namespace, data_dir: Path) -> AbstractContextM
 def gthread_server(opts: argparse.Namespace, data_dir: Path) -> AbstractContextManager[Server]:
     """The same app on the obvious alternative: gunicorn's threaded WSGI workers."""
     port = free_port()
-    from ltxmock.server.serve import default_workers
+    from ltxmock.server.serve.cli import default_workers
 
     command = [sys.executable, "-m", "gunicorn", "-k", "gthread", "--threads", "8",
                "-w", str(opts.workers or default_workers()), "-b", f"127.0.0.1:{port}",
@@ -162,12 +162,12 @@ def prism_server(scratch: Path) -> Iterator[Server]:
 
 
 def stored_tasks(data_dir: Path) -> int:
-    from ltxmock.server.config import DATABASE_NAME
-    from ltxmock.server.store import TaskStore
+    from ltxmock.server.core.config import DATABASE_NAME
+    from ltxmock.server.store import SqliteStore
 
-    store = TaskStore(data_dir / DATABASE_NAME)
+    store = SqliteStore(data_dir / DATABASE_NAME)
     try:
-        return store.count_tasks(now=time.time())
+        return store.tasks.count(now=time.time())
     finally:
         store.close()
 

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from ltxmock.lint import add_lint_command
-from ltxmock.server.serve import add_serve_command
+from ltxmock.server.serve.cli import add_serve_command
 
 
 def main(argv: Sequence[str] | None = None) -> int:

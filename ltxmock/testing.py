@@ -7,23 +7,25 @@
         mock.assert_submitted(times=1, duration=6)
         mock.assert_no_unexpected_errors()
 
-The server is the real application (``create_app``) on a free 127.0.0.1 port,
-served by Werkzeug's threaded server so REST and the WebSocket both work. It
-is what the pytest plugin's ``ltxmock_server`` fixture yields.
+The server is the same ASGI application as ``ltxmock serve`` (the same HTTP
+handling, WebSocket and protocol core) on uvicorn in a background thread, on
+a free 127.0.0.1 port, with an in-memory store. It is what the pytest
+plugin's ``ltxmock_server`` fixture yields.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ltxmock.extras import server_extra_hint
+
 if TYPE_CHECKING:
     from flask import Flask
-    from werkzeug.serving import BaseWSGIServer
 
     from ltxmock.server import Fault, JournalEntry, MockConfig, MockService
+    from ltxmock.server.serve.threaded import ThreadedServer
 
 VIDEO_INFERENCE = "videoInference"
 
@@ -40,36 +42,35 @@ class MockServer:
     """
 
     def __init__(self, config: MockConfig | None = None, **overrides: Any) -> None:
-        from ltxmock.server import MockConfig, create_app
+        hint = server_extra_hint()
+        if hint is not None:
+            raise RuntimeError(hint)
+        from ltxmock.server import MockConfig
+        from ltxmock.server.serve.asgi import create_asgi_app
 
         # Lazy rendering: tasks succeed right at their latency (files are
         # rendered on first download); pass render_mode="eager" for the real order.
         settings = {"port": 0, "render_mode": "lazy", **overrides}
         self.config = (config or MockConfig()).replace(**settings)
-        self.app: Flask = create_app(self.config)
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self.asgi = create_asgi_app(self.config)
+        self.app: Flask = self.asgi.flask
+        self._server: ThreadedServer | None = None
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> MockServer:
-        from werkzeug.serving import make_server
+        from ltxmock.server.serve.threaded import ThreadedServer
 
         if self._server is not None:
             return self
-        self._server = make_server(self.config.host, self.config.port, self.app, threaded=True)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="ltxmock-server", daemon=True
-        )
-        self._thread.start()
+        server = ThreadedServer(self.asgi, host=self.config.host, port=self.config.port)
+        server.start()
+        self._server = server
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
+            self._server.stop()
+        self._server = None
         self.service.close()
 
     def __enter__(self) -> MockServer:
@@ -83,7 +84,7 @@ class MockServer:
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("the mock server is not running: call start() or use 'with'")
-        return int(self._server.server_port)
+        return self._server.port
 
     @property
     def base_url(self) -> str:
@@ -102,8 +103,7 @@ class MockServer:
 
     @property
     def service(self) -> MockService:
-        service: MockService = self.app.extensions["ltxmock"]
-        return service
+        return self.asgi.service
 
     # -- faults ------------------------------------------------------------------
     def respond_with(self, status: int, *, times: int | None = 1, code: str | None = None) -> Fault:

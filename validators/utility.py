@@ -1,8 +1,8 @@
 """Schemas of the platform's utility tasks, which no model document describes.
 
 ``getResponse`` and ``ping`` are documented by Runware's platform pages rather
-than by a model's OpenAPI document (see shared/reference/runware-api.md, sections
-3 and 8), so their small schemas live here.
+than by a model's OpenAPI document (the task-responses and connection pages), so
+their small schemas live here.
 """
 
 from __future__ import annotations

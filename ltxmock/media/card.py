@@ -90,7 +90,7 @@ class _Layout:
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont:
-    # Loaded per render: cheap (~0.1 ms) and avoids sharing FreeType faces across threads.
+    # Loaded per render: cheap, and avoids sharing FreeType faces across threads.
     font = ImageFont.load_default(size=max(8, size))
     if not isinstance(font, ImageFont.FreeTypeFont):
         raise RenderError("Pillow was built without FreeType; cannot draw the test card")

@@ -82,9 +82,9 @@ _FORMATS: Final[dict[str, _Format]] = {
     "WEBM": _Format("webm", "libvpx-vp9", "VP9", "libopus", "Opus", (20, 52), {}),
 }
 
-# Measured on 2 cores with the real card: ultrafast is ~1.6x faster than superfast (the
-# files are ~2x larger, irrelevant for a mock); tune=stillimage / zerolatency / fastdecode
-# were all within run-to-run noise at 1080p and 4K, so no tune is set.
+# ultrafast encodes the card faster than superfast (the files are larger, irrelevant
+# for a mock); tune=stillimage / zerolatency / fastdecode were all within run-to-run
+# noise at 1080p and 4K, so no tune is set (bench/media.py measures the renderer).
 _X264_OPTIONS: Final = {"preset": "ultrafast"}
 # VP9 realtime at the highest speed libvpx accepts; row-mt lets both cores work per frame.
 _VP9_OPTIONS: Final = {"deadline": "realtime", "cpu-used": "8", "row-mt": "1", "b": "0"}

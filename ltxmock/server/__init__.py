@@ -4,8 +4,11 @@
     app = create_app(latency=0)
     service = app.extensions["ltxmock"]     # MockService: .handle, .faults, .journal
 
-Names are imported on first use, so ``ltxmock serve --help`` (and every other
-``ltxmock`` command) starts without loading Flask.
+Layers, each a folder, imports pointing one way (``serve -> http -> core <- store``):
+``core`` the protocol, ``store`` the SQLite adapters of its ports, ``http`` the
+request parser and the Flask app, ``serve`` the runtimes. Names are imported on
+first use, so ``ltxmock serve --help`` (and every other command) starts without
+loading Flask.
 """
 
 from __future__ import annotations
@@ -14,27 +17,33 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import create_app
-    from .config import MockConfig
-    from .faults import Fault, FaultBook
-    from .journal import Journal, JournalEntry
-    from .service import MockService, Reply
-    from .store import StoreError, TaskRecord, TaskStore
+    from .core.config import MockConfig
+    from .core.fault_book import FaultBook
+    from .core.faults import Fault
+    from .core.journal import Journal
+    from .core.ports import StoreError
+    from .core.records import JournalEntry, TaskRecord
+    from .core.reply import Reply
+    from .core.request import ApiRequest
+    from .core.service import MockService
+    from .http.app import create_app, create_service
 
 _WHERE = {
-    "create_app": "app",
-    "MockConfig": "config",
-    "Fault": "faults",
-    "FaultBook": "faults",
-    "Journal": "journal",
-    "JournalEntry": "journal",
-    "MockService": "service",
-    "Reply": "service",
-    "StoreError": "store",
-    "TaskRecord": "store",
-    "TaskStore": "store",
+    "ApiRequest": "core.request",
+    "create_app": "http.app",
+    "create_service": "http.app",
+    "MockConfig": "core.config",
+    "Fault": "core.faults",
+    "FaultBook": "core.fault_book",
+    "Journal": "core.journal",
+    "JournalEntry": "core.records",
+    "MockService": "core.service",
+    "Reply": "core.reply",
+    "StoreError": "core.ports",
+    "TaskRecord": "core.records",
 }
 __all__ = [
+    "ApiRequest",
     "Fault",
     "FaultBook",
     "Journal",
@@ -44,8 +53,8 @@ __all__ = [
     "Reply",
     "StoreError",
     "TaskRecord",
-    "TaskStore",
     "create_app",
+    "create_service",
 ]
 
 

@@ -1,0 +1,169 @@
+"""MockConfig: every knob of the mock server, as one immutable value."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+MIB = 1024 * 1024
+ENV_PREFIX = "LTXMOCK_"
+DATABASE_NAME = "ltxmock.sqlite3"
+
+WebhookEnvelope = Literal["flat", "wrapped"]
+RenderMode = Literal["eager", "lazy"]
+RenderExecutor = Literal["process", "thread"]
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    """How a mock server behaves. Build one, or pass overrides to ``create_app``.
+
+    ``latency`` is the time from the acknowledgement to ``success`` (0 = done at
+    the first poll). ``api_keys`` empty means any non-empty key is accepted.
+    ``data_dir`` None keeps tasks in memory (one process only); a directory
+    holds ``ltxmock.sqlite3``, which several server processes can share.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    latency: float = 3.0
+    api_keys: tuple[str, ...] = ()
+    data_dir: Path | None = None
+    max_body_bytes: int = 4 * MIB
+    result_ttl: int = 3600
+    webhook_envelope: WebhookEnvelope = "flat"
+    public_base_url: str | None = None
+    # Runware does not document it; 404 is the reference's suggestion and every
+    # SDK maps the taskNotFound code itself (200 is the other sensible choice).
+    not_found_status: int = 404
+    journal_limit: int = 1000
+    # WebSocket (ws.py): close a socket after this long without a message, keep
+    # a dropped session's undelivered frames for resume this long (both 120 s
+    # in the real API), refuse larger messages, give up on a send to a peer
+    # that stopped reading after this long.
+    ws_idle_timeout: float = 120.0
+    ws_resume_window: float = 120.0
+    ws_max_message_bytes: int = 1 * MIB
+    ws_send_timeout: float = 10.0
+    # Results (renders.py, deliveries.py). "eager" renders each video at submit
+    # time and reports success only once its file exists (the real API's
+    # order); "lazy" reports success at the latency and renders on the first
+    # download or delivery (instant protocol tests). Renders run in a process
+    # pool by default: under CPU contention a thread pool doubled getResponse's
+    # p99 during a render (bench/render_pipeline.py, figures in bench/README.md),
+    # and a process also isolates encoder crashes and memory.
+    render_mode: RenderMode = "eager"
+    render_executor: RenderExecutor = "process"
+    render_workers: int = 1
+    # Webhooks and uploadEndpoint PUTs: timeout per attempt, attempts in all,
+    # exponential backoff with full jitter (250 ms doubling, capped at 8 s, as
+    # the official SDKs retry), and how often an idle dispatcher looks for due
+    # deliveries.
+    delivery_timeout: float = 5.0
+    delivery_max_attempts: int = 8
+    delivery_backoff: float = 0.25
+    delivery_backoff_cap: float = 8.0
+    delivery_poll_interval: float = 0.1
+    # Wall-clock seconds; tests inject a fake clock instead of sleeping.
+    clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Coerce the loose types a CLI, a pytest marker or a test might pass.
+        keys = (self.api_keys,) if isinstance(self.api_keys, str) else self.api_keys
+        _set(self, "api_keys", tuple(str(k) for k in _iterable(keys)))
+        if self.data_dir is not None and not isinstance(self.data_dir, Path):
+            _set(self, "data_dir", Path(self.data_dir))
+        if self.public_base_url is not None:
+            _set(self, "public_base_url", self.public_base_url.rstrip("/"))
+        _set(self, "latency", float(self.latency))
+        problems = [
+            message
+            for failed, message in (
+                (self.latency < 0, "latency must be >= 0 seconds"),
+                (not 0 <= self.port <= 65535, "port must be 0-65535"),
+                (self.max_body_bytes < 1, "max_body_bytes must be positive"),
+                (self.result_ttl < 1, "result_ttl must be positive"),
+                (self.journal_limit < 1, "journal_limit must be positive"),
+                (self.ws_idle_timeout <= 0, "ws_idle_timeout must be > 0 seconds"),
+                (self.ws_resume_window < 0, "ws_resume_window must be >= 0 seconds"),
+                (self.ws_max_message_bytes < 1, "ws_max_message_bytes must be positive"),
+                (self.ws_send_timeout <= 0, "ws_send_timeout must be > 0 seconds"),
+                (self.render_mode not in ("eager", "lazy"), "render_mode: eager/lazy"),
+                (
+                    self.render_executor not in ("process", "thread"),
+                    "render_executor: process/thread",
+                ),
+                (self.render_workers < 1, "render_workers must be positive"),
+                (self.delivery_timeout <= 0, "delivery_timeout must be > 0 seconds"),
+                (self.delivery_max_attempts < 1, "delivery_max_attempts must be positive"),
+                (self.delivery_backoff < 0, "delivery_backoff must be >= 0 seconds"),
+                (self.delivery_backoff_cap < 0, "delivery_backoff_cap must be >= 0 seconds"),
+                (self.delivery_poll_interval <= 0, "delivery_poll_interval must be > 0"),
+                (
+                    self.webhook_envelope not in ("flat", "wrapped"),
+                    "webhook_envelope: flat/wrapped",
+                ),
+                (not 200 <= self.not_found_status <= 599, "not_found_status: an HTTP status"),
+                (any(not k for k in self.api_keys), "api_keys must not contain an empty key"),
+            )
+            if failed
+        ]
+        if problems:
+            raise ValueError("invalid MockConfig: " + "; ".join(problems))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> MockConfig:
+        """Settings from ``LTXMOCK_<FIELD>`` variables (``LTXMOCK_DATA_DIR=/var/ltx``).
+
+        For a WSGI server that imports ``ltxmock.server:create_app()`` itself, e.g.
+        ``LTXMOCK_DATA_DIR=./data gunicorn -w 4 'ltxmock.server:create_app()'``.
+        ``LTXMOCK_API_KEYS`` is comma-separated. Unknown ``LTXMOCK_`` names are
+        ignored (other tools share the prefix, e.g. ``LTXMOCK_SPEC_DIR``).
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in dataclasses.fields(cls):
+            raw = env.get(f"{ENV_PREFIX}{spec.name.upper()}")
+            if raw is None or spec.name == "clock":
+                continue
+            kind = type(getattr(cls(), spec.name))
+            try:
+                if spec.name == "api_keys":
+                    values[spec.name] = tuple(k for k in raw.split(",") if k)
+                elif spec.name in ("data_dir", "public_base_url"):
+                    values[spec.name] = raw or None
+                elif kind in (int, float):
+                    values[spec.name] = kind(raw)
+                else:
+                    values[spec.name] = raw
+            except ValueError:
+                raise ValueError(
+                    f"{ENV_PREFIX}{spec.name.upper()}={raw!r}: expected a {kind.__name__}"
+                ) from None
+        return cls(**values)
+
+    def replace(self, **overrides: Any) -> MockConfig:
+        """A copy with some fields changed (unknown names raise TypeError)."""
+        return dataclasses.replace(self, **overrides)
+
+    @property
+    def media_dir(self) -> Path | None:
+        """Where rendered videos live (None: a temporary directory per service)."""
+        return self.data_dir / "media" if self.data_dir is not None else None
+
+    @property
+    def database_path(self) -> Path | None:
+        return self.data_dir / DATABASE_NAME if self.data_dir is not None else None
+
+
+def _set(config: MockConfig, name: str, value: Any) -> None:
+    object.__setattr__(config, name, value)
+
+
+def _iterable(value: Any) -> Iterable[Any]:
+    return value if value is not None else ()

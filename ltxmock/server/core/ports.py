@@ -1,0 +1,180 @@
+"""What the protocol needs of storage: the ports ``store/`` adapters implement.
+
+The service never sees SQL, files or connections: it asks a ``Store`` for its
+five tables and for transactions. Every method may raise ``StoreError`` when the
+storage cannot be used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Protocol
+
+from .records import AttemptRow, DeliveryRow, JournalEntry, MediaRow, NewDelivery, TaskRecord
+
+if TYPE_CHECKING:
+    from .faults import Fault
+
+
+class StoreError(Exception):
+    """The storage cannot be used (wrong schema version, unwritable directory, closed)."""
+
+
+class TaskTable(Protocol):
+    def get(self, task_uuid: str, *, now: float, rescan_after: float = 0.0) -> TaskRecord | None:
+        """The live (not yet expired) task with this UUID, compared case-insensitively.
+
+        ``rescan_after``: how stale (seconds) the adapter's view of other
+        processes' writes may be; 0 sees a write made a moment ago elsewhere.
+        """
+        ...
+
+    def live(
+        self, task_uuids: Collection[str], *, now: float, rescan_after: float = 0.0
+    ) -> dict[str, TaskRecord]:
+        """``get`` for several UUIDs at once, keyed by the lower-cased UUID."""
+        ...
+
+    def find(self, task_uuids: Collection[str]) -> list[TaskRecord]:
+        """The stored tasks with any of these UUIDs, expired ones included."""
+        ...
+
+    def put(self, record: TaskRecord) -> None:
+        """Store a task (inside the caller's transaction), replacing an expired namesake."""
+        ...
+
+    def count(self, *, now: float) -> int: ...
+
+    def purge_expired(self, *, now: float) -> int:
+        """Delete tasks past their TTL; returns how many."""
+        ...
+
+
+class FaultTable(Protocol):
+    def add(self, fault: Fault) -> Fault:
+        """Store a rule; returns it with its id."""
+        ...
+
+    def all(self) -> list[Fault]: ...
+
+    def remove(self, fault_id: int) -> bool: ...
+
+    def clear(self) -> None: ...
+
+    def any(self) -> bool:
+        """Whether any rule is stored (cheap: asked on every request)."""
+        ...
+
+    def take(self, kind: str, task_types: Collection[str]) -> Fault | None:
+        """Atomically use up one firing of the oldest rule of ``kind`` that applies."""
+        ...
+
+
+class JournalTable(Protocol):
+    def append(
+        self,
+        *,
+        at: float,
+        transport: str,
+        method: str,
+        path: str,
+        status: int,
+        fault: str | None,
+        request_json: str,
+        response_json: str,
+        keep: int,
+    ) -> None:
+        """Record one exchange, keeping about the newest ``keep``."""
+        ...
+
+    def entries(self, *, keep: int, since: int = 0, limit: int | None = None) -> list[JournalEntry]:
+        """Entries with an id above ``since`` among the newest ``keep``, oldest first
+        (the newest ``limit`` of those)."""
+        ...
+
+    def clear(self) -> None: ...
+
+
+class MediaTable(Protocol):
+    def put(self, rows: Collection[MediaRow]) -> None: ...
+
+    def get(self, video_uuid: str) -> MediaRow | None:
+        """The stored row of one result video (expired or not: the caller decides)."""
+        ...
+
+    def for_task(self, task_uuid: str) -> list[MediaRow]:
+        """Stored rows of a task's results, by result index."""
+        ...
+
+    def purge_expired(self, *, now: float) -> list[str]:
+        """Delete expired rows; returns the file names no live row still uses."""
+        ...
+
+    def file_in_use(self, file_name: str, *, now: float) -> bool: ...
+
+
+class DeliveryTable(Protocol):
+    def add(self, rows: Collection[NewDelivery]) -> None: ...
+
+    def has_pending(self) -> bool: ...
+
+    def claim(
+        self, owner: str, *, now: float, wall: float, lease: float, limit: int
+    ) -> list[DeliveryRow]:
+        """Lease up to ``limit`` due deliveries to ``owner``, atomically. A webhook
+        waits while an upload of the same result is still pending."""
+        ...
+
+    def release(self, delivery_id: int, owner: str) -> None:
+        """Give a lease back without an attempt."""
+        ...
+
+    def finish_attempt(
+        self,
+        delivery_id: int,
+        owner: str,
+        *,
+        at: float,
+        attempt: int | None,
+        status: int | None,
+        error: str | None,
+        state: str,
+        due_at: float | None = None,
+    ) -> None:
+        """Record one attempt (``attempt`` None: settled without sending) and release."""
+        ...
+
+    def all(self, *, task_uuid: str | None = None) -> list[DeliveryRow]: ...
+
+    def attempts(self, *, task_uuid: str | None = None) -> list[AttemptRow]: ...
+
+
+class Store(Protocol):
+    """The mock's whole state: five tables, transactions, reset and close."""
+
+    tasks: TaskTable
+    faults: FaultTable
+    journal: JournalTable
+    media: MediaTable
+    deliveries: DeliveryTable
+
+    @property
+    def description(self) -> str:
+        """Where the state lives, for the health check and the banner."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[object]:
+        """One atomic write; table writes inside it join it. Nested calls join too.
+        (What the context manager yields is the adapter's own business.)"""
+        ...
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """Inside a transaction: undo just this block's writes if it raises."""
+        ...
+
+    def reset(self) -> None:
+        """Forget every task, fault rule, journal entry, result row and delivery."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,449 @@
+"""Render orchestration: each result's real video file, made in the background.
+
+``Renders`` turns an accepted task into one ``RenderSpec`` per result (missing
+parameters take the ``default`` keywords of the model's document) and renders
+it in an executor, never on a request thread. Where each file lives (its
+``MediaRow``) is derived from the task, so a submit stores nothing for its
+results; a row is stored once its file is rendered (so expiry deletes it) or
+its render failed (so every process reports the error). A videoUUID names its
+task (``lifecycle.task_uuids_of_video``): a download finds its row without an index.
+
+Who renders: the process that accepted the task kicks the renders at submit
+time. Any process that later finds a due result without its file (a poll, a
+download, the delivery dispatcher) kicks it again unless it already has it in
+flight: if the first process died, this restarts the work; if it is still
+rendering, ``RenderCache``'s per-key flock makes the second render wait and
+then find the file, so nothing is encoded twice.
+
+PyAV, numpy and Pillow are imported on the first submit (``load``, before its
+write transaction: the import takes a good part of a second) or render, so
+``ltxmock serve`` starts quickly.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import contextlib
+import dataclasses
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures.process import BrokenProcessPool  # not loaded by the package
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import lifecycle
+from .config import MockConfig
+from .lifecycle import DEFAULT_FORMAT, READY, ResultState, video_uuid
+from .ports import Store
+from .records import MediaRow, TaskRecord
+
+if TYPE_CHECKING:
+    from ltxmock.media import RenderCache, RenderSpec
+    from ltxmock.validators import RequestValidator
+
+log = logging.getLogger("ltxmock.server")
+
+PENDING = ResultState(ready=False)
+DERIVED_ROWS_CACHED = 4096  # tasks whose result rows are kept (one sha256 per result)
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What a task that leaves a parameter out gets, read from the model document."""
+
+    width: int = 1920
+    height: int = 1080
+    fps: int = 25
+    duration: float = 6
+    output_format: str = DEFAULT_FORMAT
+    quality: int = 95
+    generate_audio: bool = False
+
+    @classmethod
+    def from_schema(cls, schema: Mapping[str, Any]) -> Defaults:
+        """The ``default`` keywords of a task schema (its first listed size for width/height)."""
+        fallback = cls()
+
+        def default(*path: str) -> Any:
+            node: Any = schema
+            for step in path:
+                props = node.get("properties") if isinstance(node, Mapping) else None
+                node = props.get(step) if isinstance(props, Mapping) else None
+            return node.get("default") if isinstance(node, Mapping) else None
+
+        width, height = _first_size(schema) or (fallback.width, fallback.height)
+        audio = default("providerSettings", "lightricks", "generateAudio")
+        return cls(
+            width=width,
+            height=height,
+            fps=int(default("fps") or fallback.fps),
+            duration=float(default("duration") or fallback.duration),
+            output_format=str(default("outputFormat") or fallback.output_format),
+            quality=int(default("outputQuality") or fallback.quality),
+            generate_audio=bool(audio) if audio is not None else fallback.generate_audio,
+        )
+
+
+def _first_size(schema: Mapping[str, Any]) -> tuple[int, int] | None:
+    """Width and height have no default; the first allowed pair stands in (1920x1080)."""
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, Mapping):
+            props = node.get("properties", {})
+            width, height = (props.get(k, {}) for k in ("width", "height"))
+            if isinstance(width, Mapping) and "const" in width and "const" in height:
+                return int(width["const"]), int(height["const"])
+            stack.extend(node.get(k) for k in ("allOf", "oneOf", "anyOf") if k in node)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
+
+
+def first_frame(params: Mapping[str, Any]) -> bytes | None:
+    """The decoded image of ``inputs.frameImages[0]`` if it is inline (data URI or base64).
+
+    UUIDs and URLs name images the mock cannot fetch: the card stands in for them.
+    """
+    from ltxmock.media import decode_image_input
+
+    inputs = params.get("inputs")
+    frames = inputs.get("frameImages") if isinstance(inputs, Mapping) else None
+    if not isinstance(frames, list) or not frames:
+        return None
+    image = frames[0].get("image") if isinstance(frames[0], Mapping) else frames[0]
+    return decode_image_input(image) if isinstance(image, str) else None
+
+
+def render_spec(record: TaskRecord, index: int, defaults: Defaults) -> RenderSpec:
+    """What result ``index`` of ``record`` must look like, exactly as requested."""
+    from ltxmock.media import RenderSpec
+
+    params = record.params
+    provider = params.get("providerSettings", {}).get("lightricks", {})
+    audio = provider.get("generateAudio", defaults.generate_audio)
+    return RenderSpec(
+        width=int(params.get("width", defaults.width)),
+        height=int(params.get("height", defaults.height)),
+        fps=int(params.get("fps", defaults.fps)),
+        duration=float(params.get("duration", defaults.duration)),
+        output_format=str(params.get("outputFormat", defaults.output_format)),
+        generate_audio=audio is True,
+        prompt=str(params.get("positivePrompt", "")),
+        task_uuid=record.task_uuid,
+        video_uuid=video_uuid(record.task_uuid, index),
+        quality=int(params.get("outputQuality", defaults.quality)),
+        first_frame=first_frame(params),
+        model=str(params.get("model", "")),
+    )
+
+
+# -- the executor side (module level: a process pool pickles these) ----------------
+_caches: dict[str, RenderCache] = {}
+
+
+def _render(root: str, spec: RenderSpec) -> str:
+    """Render ``spec`` into the cache at ``root``; returns the file name."""
+    from ltxmock.media import RenderCache
+
+    cache = _caches.get(root)
+    if cache is None:
+        cache = _caches[root] = RenderCache(Path(root))
+    return cache.get_or_render(spec).name
+
+
+def _child_init(parent: int) -> None:
+    """Set up a render process: quiet on Ctrl-C, gone when its server process is."""
+    # Ctrl-C reaches the whole process group: the server stops the pool itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A pool worker whose parent vanished (SIGKILL, os._exit) dies on EOF with a
+    # traceback; the server's log must stay clean, and errors travel back anyway.
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="ltxmock-render-watchdog", daemon=True).start()
+
+
+class Renders:
+    """The result files of every task: where they are, and rendering them.
+
+    ``service.results``; thread-safe. ``on_ready`` callbacks (the delivery
+    dispatcher's wake-up) run when a render finishes, in any thread.
+    """
+
+    def __init__(
+        self,
+        config: MockConfig,
+        store: Store,
+        validator: Callable[[], RequestValidator],
+    ) -> None:
+        self.config = config
+        self._store = store
+        self._validator = validator
+        self._root: Path | None = config.media_dir
+        self._temporary = config.media_dir is None
+        self._executor: futures.Executor | None = None
+        self._inflight: dict[str, futures.Future[str]] = {}
+        self._lock = threading.Lock()
+        self._defaults: dict[str, Defaults] = {}
+        self._derived: OrderedDict[tuple[str, str, float], list[MediaRow]] = OrderedDict()
+        self._closed = False
+        self.on_ready: list[Callable[[], None]] = []
+
+    # -- where files are -------------------------------------------------------
+    @property
+    def root(self) -> Path:
+        """The media directory (``<data_dir>/media``, or a temporary one made on first use)."""
+        with self._lock:
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="ltxmock-media-"))
+            self._root.mkdir(parents=True, exist_ok=True)
+            return self._root
+
+    def path(self, row: MediaRow) -> Path:
+        # file_name comes from RenderCache (64 hex + a known extension), never from a URL.
+        return self.root / row.file_name
+
+    def defaults(self, model: str) -> Defaults:
+        found = self._defaults.get(model)
+        if found is None:
+            document = self._validator().document(model)
+            found = Defaults.from_schema(document.item_schema) if document else Defaults()
+            self._defaults[model] = found
+        return found
+
+    def load(self) -> None:
+        """Import the renderer now, not inside the caller's next store transaction."""
+        import ltxmock.media  # noqa: F401  (a dict lookup once imported)
+
+    def spec(self, record: TaskRecord, index: int) -> RenderSpec:
+        return render_spec(record, index, self.defaults(str(record.params.get("model", ""))))
+
+    def media_rows(self, record: TaskRecord) -> list[MediaRow]:
+        """The row each result of ``record`` has before anything is stored for it."""
+        if record.failure_code is not None:
+            return []  # it fails at its latency: there is nothing to render
+        key = (record.task_uuid.lower(), record.params_hash, record.expires_at)
+        with self._lock:
+            cached = self._derived.get(key)
+            if cached is not None:
+                self._derived.move_to_end(key)
+                return cached
+        from ltxmock.media import EXTENSIONS
+
+        rows = []
+        for index in range(record.number_results):
+            spec = self.spec(record, index)
+            rows.append(
+                MediaRow(
+                    video_uuid=spec.video_uuid,
+                    task_uuid=record.task_uuid,
+                    result_index=index,
+                    file_name=f"{spec.cache_key()}.{EXTENSIONS[spec.output_format]}",
+                    content_type=spec.content_type,
+                    expires_at=record.expires_at,
+                )
+            )
+        with self._lock:  # a sha256 per result: polls of a task ask again and again
+            self._derived[key] = rows
+            if len(self._derived) > DERIVED_ROWS_CACHED:
+                self._derived.popitem(last=False)
+        return rows
+
+    def rows(self, record: TaskRecord) -> list[MediaRow]:
+        """Each result's row: the stored one once rendered or failed, else derived."""
+        derived = self.media_rows(record)
+        if not derived:
+            return derived
+        stored = {
+            row.result_index: row
+            for row in self._store.media.for_task(record.task_uuid)
+            if row.expires_at == record.expires_at  # not an expired namesake's
+        }
+        return [stored.get(row.result_index, row) for row in derived]
+
+    def row_of_video(self, video_uuid: str) -> MediaRow | None:
+        """The row of a videoUUID, expired or not: its task's (the newest task of
+        that UUID, expired ones too), else a stored row whose task is gone or was
+        accepted by an older ltxmock (another videoUUID scheme)."""
+        candidates = lifecycle.task_uuids_of_video(video_uuid)
+        records = self._store.tasks.find(list(candidates))
+        for record in sorted(records, key=lambda r: r.expires_at, reverse=True):
+            index = candidates.get(record.task_uuid.lower())
+            rows = self.rows(record)
+            if index is not None and index < len(rows) and rows[index].video_uuid == video_uuid:
+                return rows[index]
+        return self._store.media.get(video_uuid)
+
+    def file_in_use(self, row: MediaRow, *, now: float) -> bool:
+        """Whether a live task's result still uses ``row``'s file."""
+        if self._store.media.file_in_use(row.file_name, now=now):
+            return True
+        record = self._store.tasks.get(row.task_uuid, now=now)
+        return record is not None and any(
+            mine.file_name == row.file_name for mine in self.media_rows(record)
+        )
+
+    # -- states ----------------------------------------------------------------
+    def states(self, record: TaskRecord, *, kick: bool = True) -> list[ResultState]:
+        """Each result's state; a missing file not being rendered here is kicked."""
+        return [self._state(record, row, kick=kick) for row in self.rows(record)]
+
+    def state(self, record: TaskRecord, index: int) -> ResultState:
+        return self.states(record)[index]
+
+    def _state(self, record: TaskRecord, row: MediaRow, *, kick: bool) -> ResultState:
+        if row.error is not None:
+            return ResultState(ready=False, error=row.error)
+        if self.path(row).is_file():
+            return READY
+        if kick:
+            self.kick(record, row)
+        return PENDING
+
+    # -- rendering -------------------------------------------------------------
+    def start(self, record: TaskRecord) -> None:
+        """Kick every render of a newly accepted task (eager mode)."""
+        for row in self.media_rows(record):
+            self.kick(record, row)
+
+    def kick(self, record: TaskRecord, row: MediaRow) -> futures.Future[str] | None:
+        """Render ``row``'s file in the background unless this process already is."""
+        with self._lock:
+            if self._closed:
+                return None
+            running = self._inflight.get(row.file_name)
+            if running is not None:
+                return running
+        try:
+            spec = self.spec(record, row.result_index)
+        except Exception as exc:  # an undecodable input: the result fails, the server does not
+            self._failed(row, f"{type(exc).__name__}: {exc}")
+            return None
+        root = str(self.root)
+        with self._lock:
+            if self._closed:
+                return None
+            running = self._inflight.get(row.file_name)
+            if running is not None:
+                return running
+            try:
+                future = self._pool().submit(_render, root, spec)
+            except RuntimeError:  # shut down meanwhile
+                return None
+            self._inflight[row.file_name] = future
+        future.add_done_callback(lambda done: self._done(row, done))
+        return future
+
+    def wait(self, record: TaskRecord, row: MediaRow, timeout: float | None = None) -> ResultState:
+        """Render ``row`` now if needed and wait for it (lazy mode's downloads)."""
+        state = self._state(record, row, kick=True)
+        if state.ready or state.error is not None:
+            return state
+        with self._lock:
+            future = self._inflight.get(row.file_name)
+        if future is not None:
+            with contextlib.suppress(Exception):
+                future.result(timeout)
+        fresh = self._store.media.get(row.video_uuid)
+        if fresh is None or fresh.expires_at != row.expires_at:
+            fresh = row
+        return self._state(record, fresh, kick=False)
+
+    def _pool(self) -> futures.Executor:
+        if self._executor is None:
+            if self.config.render_executor == "thread":
+                self._executor = futures.ThreadPoolExecutor(
+                    self.config.render_workers, thread_name_prefix="ltxmock-render"
+                )
+            else:
+                # spawn, not fork: this process has threads and SQLite connections.
+                self._executor = futures.ProcessPoolExecutor(
+                    self.config.render_workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_child_init,
+                    initargs=(os.getpid(),),
+                )
+        return self._executor
+
+    def _done(self, row: MediaRow, future: futures.Future[str]) -> None:
+        with self._lock:
+            if self._inflight.get(row.file_name) is future:
+                del self._inflight[row.file_name]
+            closed = self._closed
+        if future.cancelled() or closed:
+            return
+        error = future.exception()
+        if isinstance(error, BrokenProcessPool):
+            # The render process died (killed, out of memory): a new pool
+            # retries at the next poll instead of failing the result.
+            with self._lock:
+                broken, self._executor = self._executor, None
+            if broken is not None:
+                broken.shutdown(wait=False, cancel_futures=True)
+            log.warning("the render process died; renders restart on the next poll")
+        elif error is not None:
+            self._failed(row, str(error) or type(error).__name__)
+        else:
+            self._rendered(row)
+        for callback in list(self.on_ready):
+            callback()
+
+    def _rendered(self, row: MediaRow) -> None:
+        # Stored now, so the file is deleted when the task expires.
+        try:
+            self._store.media.put([row])
+        except Exception:
+            log.exception("could not record a rendered video")
+
+    def _failed(self, row: MediaRow, message: str) -> None:
+        log.warning("rendering video %s failed: %s", row.video_uuid, message)
+        try:
+            self._store.media.put([dataclasses.replace(row, error=message)])
+        except Exception:
+            log.exception("could not record a failed render")
+
+    # -- expiry ------------------------------------------------------------------
+    def delete_files(self, names: list[str]) -> None:
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):
+                (self.root / Path(name).name).unlink()
+
+    def clear(self) -> None:
+        """Delete every rendered file (after a reset)."""
+        if self._root is None or not self._root.is_dir():
+            return
+        for entry in self._root.iterdir():
+            if entry.is_file() and not entry.name.startswith("."):
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+
+    def close(self) -> None:
+        """Stop rendering (a render in progress is abandoned); delete a temporary directory."""
+        with self._lock:
+            self._closed = True
+            executor, self._executor = self._executor, None
+            self._inflight.clear()
+        if executor is not None:
+            # A process pool's running render would hold close() for seconds:
+            # its processes are ended instead (their partial files are temp files).
+            processes = getattr(executor, "_processes", None) or {}
+            executor.shutdown(wait=False, cancel_futures=True)
+            for process in list(processes.values()):
+                process.terminate()
+        if self._temporary and self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)

@@ -1,0 +1,105 @@
+"""``/__ltxmock/``: control the mock from tests and curl (no auth: it is local).
+
+GET    /__ltxmock/health          liveness, version, store, task count
+GET    /__ltxmock/faults          the fault rules
+POST   /__ltxmock/faults          add one: {"status": 429, "times": 3}
+                                  or {"task": "timeoutProvider"}
+DELETE /__ltxmock/faults[/<id>]   remove one, or all
+GET    /__ltxmock/requests        the journal (?since=<id>&limit=<n>), oldest first
+DELETE /__ltxmock/requests        clear the journal
+GET    /__ltxmock/deliveries      webhooks and uploads, each with its attempts
+                                  (?task=<taskUUID>)
+POST   /__ltxmock/reset           forget tasks, faults, journal, files and deliveries
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, Response, request
+
+from ltxmock import __version__
+from ltxmock.server.core.errors import error_item
+from ltxmock.server.core.faults import Fault
+
+from .responses import current_service, json_response
+
+admin = Blueprint("ltxmock_admin", __name__, url_prefix="/__ltxmock")
+
+
+@admin.get("/health")
+def health() -> Response:
+    service = current_service()
+    return json_response(
+        200,
+        {
+            "status": "ok",
+            "service": "ltxmock",
+            "version": __version__,
+            "pid": os.getpid(),
+            "store": service.store.description,
+            "tasks": service.store.tasks.count(now=service.now()),
+            "latency": service.config.latency,
+        },
+    )
+
+
+@admin.get("/faults")
+def list_faults() -> Response:
+    return json_response(200, {"faults": [f.to_dict() for f in current_service().faults.all()]})
+
+
+@admin.post("/faults")
+def add_fault() -> Response:
+    try:
+        fault = Fault.from_json(request.get_json(silent=True))
+    except ValueError as exc:
+        return _bad_request("invalidFault", str(exc))
+    return json_response(201, {"fault": current_service().faults.add(fault).to_dict()})
+
+
+@admin.delete("/faults")
+def clear_faults() -> Response:
+    current_service().faults.clear()
+    return json_response(200, {"faults": []})
+
+
+@admin.delete("/faults/<int:fault_id>")
+def remove_fault(fault_id: int) -> Response:
+    if not current_service().faults.remove(fault_id):
+        return json_response(
+            404, {"errors": [error_item("faultNotFound", f"No fault rule with id {fault_id}.")]}
+        )
+    return json_response(200, {"removed": fault_id})
+
+
+@admin.get("/requests")
+def list_requests() -> Response:
+    since = request.args.get("since", 0, type=int)
+    limit = request.args.get("limit", None, type=int)
+    if since < 0 or (limit is not None and limit < 0):
+        return _bad_request("invalidQuery", "since and limit must be non-negative integers")
+    entries = current_service().journal.entries(since=since, limit=limit)
+    return json_response(200, {"requests": [entry.to_dict() for entry in entries]})
+
+
+@admin.delete("/requests")
+def clear_requests() -> Response:
+    current_service().journal.clear()
+    return json_response(200, {"requests": []})
+
+
+@admin.get("/deliveries")
+def list_deliveries() -> Response:
+    task = request.args.get("task") or None
+    return json_response(200, {"deliveries": current_service().deliveries.to_json(task)})
+
+
+@admin.post("/reset")
+def reset() -> Response:
+    current_service().reset()
+    return json_response(200, {"reset": True})
+
+
+def _bad_request(code: str, message: str) -> Response:
+    return json_response(400, {"errors": [error_item(code, message)]})

@@ -1,0 +1,102 @@
+"""``GET``/``HEAD /video/os/<6 hex>/ws/2/vi/<videoUUID>.<ext>``: the result files.
+
+The route takes a UUID and a known extension only; the file is found through
+its ``MediaRow`` (a RenderCache name, stored or derived from the task the
+videoUUID names), so nothing from the URL ever becomes part of a path.
+Werkzeug's ``send_file`` does the HTTP: Content-Type, Content-Length,
+``Range`` (206, ``Content-Range``, ``Accept-Ranges: bytes``),
+``ETag``/``If-None-Match`` (304) and ``If-Modified-Since``.
+
+Answers: 404 (Runware-shaped JSON) for an unknown video, one of another
+extension, or one not finished yet; 410 once the task's ttl has passed (the
+file is deleted then). Downloads are not journaled: the journal is the API
+conversation a client's tests assert on, and a player's Range requests would
+crowd it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, send_file
+
+from ltxmock.server.core import lifecycle
+from ltxmock.server.core.errors import error_item
+
+from .responses import current_service, json_response
+
+MEDIA_DOCS = "https://runware.ai/docs/en/video-inference/api-reference#response"
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_NAME = re.compile(rf"(?P<uuid>{_UUID})\.(?P<ext>mp4|webm|mov)")
+_SHARD = re.compile(r"[0-9a-f]{6}")
+
+downloads = Blueprint("ltxmock_downloads", __name__)
+
+
+@downloads.get("/video/os/<shard>/ws/2/vi/<name>")
+def video(shard: str, name: str) -> Response:
+    found = _NAME.fullmatch(name)
+    if found is None or not _SHARD.fullmatch(shard):
+        return _not_found()
+    video_uuid, extension = found["uuid"].lower(), found["ext"]
+    if lifecycle.url_shard(video_uuid) != shard:
+        return _not_found()
+    service = current_service()
+    now = service.now()
+    row = service.results.row_of_video(video_uuid)
+    if row is None or not row.file_name.endswith(f".{extension}"):
+        return _not_found()
+    if now >= row.expires_at:
+        if not service.results.file_in_use(row, now=now):
+            service.results.delete_files([row.file_name])
+        return json_response(
+            410,
+            {
+                "errors": [
+                    error_item(
+                        "mediaExpired",
+                        f"Video {video_uuid} was deleted when its time-to-live (ttl) ran out.",
+                        documentation=MEDIA_DOCS,
+                        task_uuid=row.task_uuid,
+                    )
+                ]
+            },
+        )
+    record = service.store.tasks.get(row.task_uuid, now=now)
+    if record is None or now < record.completes_at:
+        return _not_found("is not finished yet")
+    if service.config.render_mode == "lazy":
+        state = service.results.wait(record, row)
+    else:
+        state = service.results.states(record)[row.result_index]
+    if not state.ready:
+        return _not_found("failed" if state.error is not None else "is still being rendered")
+    try:
+        response = send_file(
+            service.results.path(row),
+            mimetype=row.content_type,
+            conditional=True,
+            etag=True,
+            max_age=None,
+            # Saved as <videoUUID>.<ext>, like the URL, not as the cache file's name.
+            download_name=f"{video_uuid}.{extension}",
+        )
+    except FileNotFoundError:  # purged between the check and the open
+        return _not_found()
+    response.headers["Accept-Ranges"] = "bytes"
+    return response
+
+
+def _not_found(why: str = "does not exist") -> Response:
+    return json_response(
+        404,
+        {
+            "errors": [
+                error_item(
+                    "notFound",
+                    f"This video {why}.",
+                    documentation=MEDIA_DOCS,
+                )
+            ]
+        },
+    )

@@ -1,0 +1,166 @@
+"""``ltxmock serve``: the command line, its checks before start and its banner.
+
+The runtime itself is ``workers.serve``: gunicorn with uvicorn workers.
+
+gunicorn manages the processes (one worker per core); each worker is an
+asyncio server (uvicorn: httptools' C parser, uvloop) running ``asgi.AsgiMock``,
+which answers ``POST /v1`` on the loop, serves the WebSocket on the same port
+and bridges everything else to the Flask app. Measured against gunicorn's
+gthread workers in bench/server.py's notes: a thread pool per worker loses
+most of its time to the GIL's hand-offs around every SQLite call. Flask and
+the app are imported in the worker only, so the command starts quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ltxmock.extras import server_extra_hint
+from ltxmock.server.core.config import MockConfig
+
+DEFAULT_THREADS = 8
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``serve`` on an argparse subparsers object (sets ``func``)."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="run a local mock of the Runware API (POST /v1 and the WebSocket)",
+        description="Serve a local mock of the Runware API (REST and WebSocket at /v1) "
+        "for the models of the OpenAPI documents in spec/ (or $LTXMOCK_SPEC_DIR): "
+        "async inference, getResponse polling, real video results, webhooks, "
+        "fault injection and a request journal under /__ltxmock/.",
+    )
+    _add_options(parser)
+    parser.set_defaults(func=run_serve)
+    return parser
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    default = MockConfig()
+    add = parser.add_argument
+    add("--host", default=default.host, help="interface to bind (default %(default)s)")
+    add("--port", type=int, default=default.port, help="port, 0 for any free one (default 8080)")
+    add(
+        "--latency",
+        type=float,
+        default=default.latency,
+        metavar="SECONDS",
+        help="time from acknowledgement to success (default %(default)s)",
+    )
+    add(
+        "--api-key",
+        dest="api_keys",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="accept only this key (repeatable; default: any non-empty key)",
+    )
+    add(
+        "--data-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep tasks in DIR/ltxmock.sqlite3, shareable by several servers (default: memory)",
+    )
+    add(
+        "--max-body-bytes",
+        type=int,
+        default=default.max_body_bytes,
+        metavar="N",
+        help="largest accepted request body (default %(default)s = 4 MiB)",
+    )
+    add(
+        "--result-ttl",
+        type=int,
+        default=default.result_ttl,
+        metavar="SECONDS",
+        help="how long results stay pollable if a task sets no ttl (default %(default)s)",
+    )
+    add("--public-base-url", metavar="URL", help="prefix of videoURLs (default: the request's)")
+    add(
+        "--webhook-envelope",
+        choices=("flat", "wrapped"),
+        default=default.webhook_envelope,
+        help='webhook body: the result item, or {"data": [item]} (default %(default)s)',
+    )
+    add(
+        "--render-mode",
+        choices=("eager", "lazy"),
+        default=default.render_mode,
+        help="eager: render at submit, success once the file exists; lazy: success at "
+        "--latency, render on first download (default %(default)s)",
+    )
+    add(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="worker processes (default: one per usable CPU core, %(default)s here)",
+    )
+    add(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help="threads per worker for the admin API and downloads; WebSockets each "
+        "get their own (default %(default)s)",
+    )
+    add("--log-level", choices=LOG_LEVELS, default="warning", help="server log level")
+    add("--access-log", action="store_true", help="log every request to stderr")
+
+
+def default_workers() -> int:
+    """One worker per CPU core this process may run on (its affinity, else cpu_count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """The ``func`` of the ``serve`` subcommand."""
+    try:
+        config = MockConfig(
+            host=args.host,
+            port=args.port,
+            latency=args.latency,
+            api_keys=tuple(args.api_keys),
+            data_dir=args.data_dir,
+            max_body_bytes=args.max_body_bytes,
+            result_ttl=args.result_ttl,
+            public_base_url=args.public_base_url,
+            webhook_envelope=args.webhook_envelope,
+            render_mode=args.render_mode,
+        )
+    except ValueError as exc:
+        print(f"ltxmock serve: {exc}", file=sys.stderr)
+        return 2
+    hint = server_extra_hint()
+    if hint is not None:
+        print(hint, file=sys.stderr)
+        return 2
+    from .workers import serve  # the server extra: imported only now
+
+    return serve(
+        config,
+        workers=args.workers,
+        threads=args.threads,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ltxmock.server.serve``: the serve command on its own."""
+    parser = argparse.ArgumentParser(prog="ltxmock serve", description=__doc__)
+    _add_options(parser)
+    return run_serve(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""The ``journal`` table: the request journal, in the shard of the process that answered.
+
+Ids order entries across shards: the wall clock in ms, never below the shard's
+last id, times ``SHARD_LIMIT``, plus the shard.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ltxmock.server.core import jsontext
+from ltxmock.server.core.records import JournalEntry
+
+from .engine import Engine
+from .shards import SHARD_LIMIT
+
+JOURNAL_TRIM_EVERY = 64  # journal inserts between deletions of the oldest entries
+
+
+class JournalTable:
+    """Journal entries: appended to this process's shard, read from all of them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._inserts = 0
+
+    def append(
+        self,
+        *,
+        at: float,
+        transport: str,
+        method: str,
+        path: str,
+        status: int,
+        fault: str | None,
+        request_json: str,
+        response_json: str,
+        keep: int,
+    ) -> None:
+        """Record one exchange; now and then drop all but the newest ``keep`` of the shard."""
+        with self._engine.write() as conn:
+            shard = self._engine.own_shard()
+            conn.execute(
+                "INSERT INTO journal VALUES (MAX(?, COALESCE((SELECT MAX(id) FROM journal), 0) "
+                f"/ {SHARD_LIMIT} + 1) * {SHARD_LIMIT} + ?, ?,?,?,?,?,?,?,?)",
+                (time.time_ns() // 1_000_000, shard.index, at, transport, method, path, status,
+                 fault, request_json, response_json),
+            )  # fmt: skip
+            self._inserts += 1
+            # Trimming every time would rewrite a page per request; reads hide the extra.
+            if self._inserts % JOURNAL_TRIM_EVERY == 0:
+                conn.execute(
+                    "DELETE FROM journal WHERE id < "
+                    "(SELECT id FROM journal ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (keep - 1,),
+                )
+
+    def entries(self, *, keep: int, since: int = 0, limit: int | None = None) -> list[JournalEntry]:
+        """Entries with an id above ``since`` among the newest ``keep``, oldest first
+        (the newest ``limit`` of those)."""
+        shards = self._engine.all_shards()
+        newest: list[int] = []
+        for shard in shards:
+            with self._engine.reading(shard) as conn:
+                newest += [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM journal ORDER BY id DESC LIMIT ?", (keep + 1,)
+                    )
+                ]
+        if len(newest) > keep:  # older than the newest ``keep`` of all shards: dropped
+            since = max(since, sorted(newest, reverse=True)[max(keep, 0)])
+        take = -1 if limit is None else limit
+        rows: list[tuple[Any, ...]] = []
+        for shard in shards:
+            with self._engine.reading(shard) as conn:
+                rows += conn.execute(
+                    "SELECT * FROM journal WHERE id > ? ORDER BY id DESC LIMIT ?", (since, take)
+                ).fetchall()
+        rows.sort(key=lambda row: int(row[0]), reverse=True)
+        if limit is not None:
+            rows = rows[:limit]
+        return [entry_of_row(row) for row in reversed(rows)]
+
+    def clear(self) -> None:
+        for shard in self._engine.all_shards():
+            with self._engine.transaction(shard) as conn:
+                conn.execute("DELETE FROM journal")
+
+
+def entry_of_row(row: tuple[Any, ...]) -> JournalEntry:
+    """The entry of a ``SELECT *`` row of ``journal``."""
+    entry_id, at, transport, method, path, status, fault, request, response = row
+    return JournalEntry(
+        id=entry_id,
+        at=at,
+        transport=transport,
+        method=method,
+        path=path,
+        status=status,
+        fault=fault,
+        request=jsontext.loads(request),
+        response=jsontext.loads(response),
+    )

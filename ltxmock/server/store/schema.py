@@ -1,0 +1,121 @@
+"""The tables every shard file holds, and the schema version check.
+
+Every shard (``ltxmock.sqlite3`` and each ``ltxmock-<k>.sqlite3``) has the
+same tables; a row lives in the shard of the process that created it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from ltxmock.server.core.ports import StoreError
+
+SCHEMA_VERSION = "2"
+# Versions whose databases this one can open: the tables it added are created
+# by the CREATE IF NOT EXISTS statements below, nothing else changed.
+UPGRADABLE_VERSIONS = ("1",)
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS tasks (
+        task_uuid TEXT PRIMARY KEY COLLATE NOCASE,
+        task_type TEXT NOT NULL,
+        key_fingerprint TEXT NOT NULL,
+        params_json TEXT NOT NULL,
+        params_hash TEXT NOT NULL,
+        submitted_at REAL NOT NULL,
+        latency REAL NOT NULL,
+        seed INTEGER NOT NULL,
+        number_results INTEGER NOT NULL,
+        ttl REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        failure_code TEXT,
+        failure_message TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS tasks_by_expiry ON tasks (expires_at)",
+    """CREATE TABLE IF NOT EXISTS faults (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        code TEXT NOT NULL,
+        message TEXT NOT NULL,
+        remaining INTEGER,
+        task_type TEXT
+    )""",
+    # Journal, delivery and attempt ids are given explicitly (they carry their
+    # shard), so no AUTOINCREMENT: it would only write sqlite_sequence's page on
+    # every insert. (Files made by older versions keep theirs; the ids mean the
+    # same either way.)
+    """CREATE TABLE IF NOT EXISTS journal (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        transport TEXT NOT NULL,
+        method TEXT NOT NULL,
+        path TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        fault TEXT,
+        request_json TEXT NOT NULL,
+        response_json TEXT NOT NULL
+    )""",
+    # One row per rendered (or failed) result video: where its file is (a
+    # RenderCache file name, never user input) and why its render failed.
+    """CREATE TABLE IF NOT EXISTS media (
+        video_uuid TEXT PRIMARY KEY COLLATE NOCASE,
+        task_uuid TEXT NOT NULL COLLATE NOCASE,
+        result_index INTEGER NOT NULL,
+        file_name TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        error TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS media_by_task ON media (task_uuid, result_index)",
+    "CREATE INDEX IF NOT EXISTS media_by_expiry ON media (expires_at)",
+    # Webhook POSTs and uploadEndpoint PUTs still to send (or sent/failed).
+    # due_at is on the service clock; lease_until on the real one (it guards
+    # against dead processes, not against simulated time).
+    """CREATE TABLE IF NOT EXISTS deliveries (
+        id INTEGER PRIMARY KEY,
+        task_uuid TEXT NOT NULL COLLATE NOCASE,
+        result_index INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        url TEXT NOT NULL,
+        base_url TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        due_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'pending',
+        lease_owner TEXT,
+        lease_until REAL,
+        last_error TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, due_at)",
+    """CREATE TABLE IF NOT EXISTS delivery_attempts (
+        id INTEGER PRIMARY KEY,
+        delivery_id INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        at REAL NOT NULL,
+        status INTEGER,
+        error TEXT,
+        outcome TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS attempts_by_delivery ON delivery_attempts (delivery_id)",
+)
+
+# Every table a reset empties, in the order it empties them.
+DATA_TABLES = ("tasks", "faults", "journal", "media", "deliveries", "delivery_attempts")
+
+
+def write_schema(conn: sqlite3.Connection, *, description: str = "the database") -> None:
+    """Create the tables (if missing) and check or record the schema version."""
+    for statement in SCHEMA:
+        conn.execute(statement)
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    if row is None:
+        conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+    elif row[0] in UPGRADABLE_VERSIONS:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
+    elif row[0] != SCHEMA_VERSION:
+        raise StoreError(
+            f"{description} has schema version {row[0]}, this ltxmock uses "
+            f"{SCHEMA_VERSION}; point --data-dir at a new directory"
+        )

@@ -1,0 +1,273 @@
+"""Webhooks and uploadEndpoint PUTs, against a real HTTP receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.server import LiveServer, MockClient, video_task
+
+from ltxmock.server import MockConfig, create_app
+
+FAST = {"delivery_backoff": 0.02, "delivery_backoff_cap": 0.1, "delivery_poll_interval": 0.02}
+
+
+@dataclass
+class Received:
+    method: str
+    target: str  # path and query exactly as sent
+    headers: dict[str, str]
+    body: bytes
+
+
+class Receiver:
+    """An HTTP server that records requests and answers ``statuses`` in turn (then 200)."""
+
+    def __init__(self, statuses: list[int] | None = None, port: int = 0) -> None:
+        self.requests: list[Received] = []
+        self.statuses = list(statuses or [])
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                with outer.lock:
+                    outer.requests.append(
+                        Received(self.command, self.path, dict(self.headers), body)
+                    )
+                    status = outer.statuses.pop(0) if outer.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_POST = do_PUT = _handle  # noqa: N815
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def wait(self, count: int, timeout: float = 60.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count:
+            assert time.monotonic() < deadline, f"{len(self.requests)}/{count} requests arrived"
+            time.sleep(0.02)
+        return list(self.requests)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as running:
+        yield running
+
+
+def mock(tmp_path: Path, **overrides: Any) -> MockClient:
+    config = MockConfig(latency=0, render_executor="thread", data_dir=tmp_path, **FAST)
+    return MockClient(create_app(config.replace(**overrides)))
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[MockClient]:
+    made = mock(tmp_path)
+    yield made
+    made.service.close()
+
+
+QUERY = "?token=a%2Fb%3D%3D&x=1&x=2&empty=&sig=AbC~_.-"
+
+
+def test_upload_put_comes_before_the_webhook_post(client: MockClient, receiver: Receiver) -> None:
+    task = video_task(
+        webhookURL=f"{receiver.base}/hook{QUERY}",
+        uploadEndpoint=f"{receiver.base}/bucket/v.mp4{QUERY}",
+        includeCost=True,
+    )
+    client.submit(task)
+    put, post = receiver.wait(2)
+    assert (put.method, post.method) == ("PUT", "POST")
+    assert put.target == f"/bucket/v.mp4{QUERY}"
+    assert post.target == f"/hook{QUERY}"  # byte for byte
+    assert put.headers["Content-Type"] == "video/mp4"
+    assert int(put.headers["Content-Length"]) == len(put.body)
+    assert "Authorization" not in put.headers
+    [record] = client.service.store.tasks.find([task["taskUUID"]])
+    [row] = client.service.results.rows(record)
+    assert put.body == client.service.results.path(row).read_bytes()
+    assert post.headers["Content-Type"] == "application/json"
+    item = json.loads(post.body)
+    assert item == client.poll(task["taskUUID"]).data[0]  # flat: the item getResponse shows
+    assert item["status"] == "success"
+    assert "cost" in item
+    time.sleep(0.3)
+    assert len(receiver.requests) == 2  # once each
+
+
+def test_one_webhook_per_result(client: MockClient, receiver: Receiver) -> None:
+    task = video_task(numberResults=2, webhookURL=f"{receiver.base}/hook")
+    client.submit(task)
+    posts = receiver.wait(2)
+    items = sorted((json.loads(p.body) for p in posts), key=lambda i: i["videoUUID"])
+    polled = sorted(client.poll(task["taskUUID"]).data, key=lambda i: i["videoUUID"])
+    assert items == polled
+    assert len({i["videoUUID"] for i in items}) == 2
+    time.sleep(0.3)
+    assert len(receiver.requests) == 2
+
+
+def test_a_receiver_failing_twice_gets_three_attempts_and_one_delivery(
+    client: MockClient,
+) -> None:
+    with Receiver([500, 503]) as flaky:
+        task = video_task(webhookURL=f"{flaky.base}/hook")
+        client.submit(task)
+        flaky.wait(3)
+        wait_for(lambda: client.service.deliveries.all()[0].state == "delivered")
+        log = client.service.deliveries.log(task["taskUUID"])
+        assert [(a.attempt, a.status, a.outcome) for a in log] == [
+            (1, 500, "pending"),
+            (2, 503, "pending"),
+            (3, 200, "delivered"),
+        ]
+        time.sleep(0.3)
+        assert len(flaky.requests) == 3
+    answer = client.admin("GET", f"/deliveries?task={task['taskUUID']}")
+    [delivery] = answer.body["deliveries"]
+    assert (delivery["state"], delivery["attempts"], len(delivery["attempt_log"])) == (
+        "delivered",
+        3,
+        3,
+    )
+
+
+def test_exhausted_attempts_mark_the_delivery_failed(tmp_path: Path) -> None:
+    client = mock(tmp_path, delivery_max_attempts=3)
+    try:
+        with Receiver([500] * 10) as broken:
+            task = video_task(webhookURL=f"{broken.base}/hook")
+            client.submit(task)
+            wait_for(lambda: client.service.deliveries.all()[0].state == "failed")
+            assert [a.status for a in client.service.deliveries.log()] == [500, 500, 500]
+            time.sleep(0.3)
+            assert len(broken.requests) == 3
+    finally:
+        client.service.close()
+
+
+def test_connection_errors_and_timeouts_are_retried(tmp_path: Path) -> None:
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        port = placeholder.getsockname()[1]
+    client = mock(tmp_path, delivery_max_attempts=2)
+    try:
+        client.submit(video_task(webhookURL=f"http://127.0.0.1:{port}/nobody-home"))
+        wait_for(lambda: client.service.deliveries.all()[0].state == "failed")
+        assert all(a.status is None and a.error for a in client.service.deliveries.log())
+    finally:
+        client.service.close()
+
+
+def test_wrapped_envelope(tmp_path: Path, receiver: Receiver) -> None:
+    client = mock(tmp_path, webhook_envelope="wrapped")
+    try:
+        task = video_task(webhookURL=f"{receiver.base}/hook")
+        client.submit(task)
+        [post] = receiver.wait(1)
+        assert json.loads(post.body) == {"data": client.poll(task["taskUUID"]).data}
+    finally:
+        client.service.close()
+
+
+@pytest.mark.parametrize("envelope", ["flat", "wrapped"])
+def test_a_failed_task_is_delivered_too(tmp_path: Path, receiver: Receiver, envelope: str) -> None:
+    client = mock(tmp_path, webhook_envelope=envelope)
+    try:
+        task = video_task(webhookURL=f"{receiver.base}/hook", uploadEndpoint=f"{receiver.base}/put")
+        client.submit(task, headers={"X-Ltxmock-Fault": "task:providerError"})
+        [post] = receiver.wait(1)
+        error = client.poll(task["taskUUID"]).errors[0]
+        assert (error["status"], error["code"]) == ("error", "providerError")
+        expected = error if envelope == "flat" else {"errors": [error]}
+        assert json.loads(post.body) == expected
+        time.sleep(0.3)
+        assert [r.method for r in receiver.requests] == ["POST"]  # nothing to upload
+    finally:
+        client.service.close()
+
+
+@pytest.mark.slow
+def test_pending_webhooks_survive_a_sigkill(tmp_path: Path) -> None:
+    """A killed server's pending deliveries are sent by the next one on the same data dir."""
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        port = placeholder.getsockname()[1]  # the receiver is down for now
+    url = f"http://127.0.0.1:{port}/hook?token=t0k3n"
+    early = video_task(webhookURL=url, uploadEndpoint=f"http://127.0.0.1:{port}/put")
+    late = video_task(webhookURL=url)
+    first = LiveServer(latency=4, data_dir=tmp_path, render_mode="eager").start()
+    try:
+        assert first.post([early]).status_code == 200
+        assert first.post([late]).status_code == 200
+    finally:
+        assert first.process is not None
+        first.stop(signal.SIGKILL, group=True)  # no goodbye: renders and leases die with it
+    with (
+        Receiver(port=port) as receiver,
+        LiveServer(latency=4, data_dir=tmp_path, render_mode="eager") as second,
+    ):
+        received = receiver.wait(3, timeout=90)
+        posts = [r for r in received if r.method == "POST"]
+        assert {json.loads(p.body)["taskUUID"] for p in posts} == {
+            early["taskUUID"],
+            late["taskUUID"],
+        }
+        assert all(p.target == "/hook?token=t0k3n" for p in posts)
+        order = [(r.method, r.target) for r in received]
+        assert order.index(("PUT", "/put")) < min(
+            i
+            for i, r in enumerate(received)
+            if r.method == "POST" and json.loads(r.body)["taskUUID"] == early["taskUUID"]
+        )
+        deliveries = second.admin("GET", "/deliveries").json()["deliveries"]
+        assert {d["state"] for d in deliveries} == {"delivered"}
+
+
+def test_backoff_jitter_leaves_the_global_random_state_alone() -> None:
+    import random
+
+    from ltxmock.server.core.deliveries import backoff
+
+    before = random.getstate()
+    delays = [backoff(attempt, base=0.25, cap=8.0) for attempt in range(1, 9)]
+    assert random.getstate() == before
+    assert all(0.0 <= d <= min(8.0, 0.25 * 2 ** (n - 1)) for n, d in enumerate(delays, 1))
