@@ -1,6 +1,6 @@
 """The official Python SDK (runware-sdk 1.8.0, import name ``runware``) against a live mock.
 
-Called exactly as runware-clients.md section 1 says: REST transport, the base URLs
+Called as the README's SDK section says: REST transport, the base URLs
 as constructor arguments, ``taskType`` in the params (lightricks:2@1 is not in
 the SDK's bundled registry), ``validate`` left off.
 """

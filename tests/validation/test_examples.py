@@ -1,7 +1,7 @@
 """Example tests pinning the documented shapes of the validator's answers.
 
-References are to shared/reference/runware-api.md (the real API's documented
-behaviour); our ``message`` wording is ours, codes and fields follow the API.
+Codes and fields follow the real API's documented error shapes (Runware's error
+pages); the ``message`` wording is ours.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _warm() -> None:
 
 # -- documented error shapes -------------------------------------------------------------------
 def test_unsupported_duration_has_the_documented_shape() -> None:
-    # runware-api.md section 2: code, parameter, type "float", allowedValues, taskUUID
+    # The documented shape: code, parameter, type "float", allowedValues, taskUUID
     error = only_error([video(duration=7)])
     assert error["code"] == "unsupportedDuration"
     assert error["parameter"] == "duration"
