@@ -8,26 +8,10 @@ from typing import Any
 
 from hypothesis import example, given
 from hypothesis import strategies as st
+from support.json import exact, json_values
 
 from ltxmock.server.core.decoding import MAX_NESTING, decode_json
 from ltxmock.server.core.errors import ApiError
-
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()  # including integers far beyond 64 bits
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
-
-
-def exact(value: Any) -> str:
-    # Tells 1 from 1.0 and 0.0 from -0.0, which == does not.
-    return json.dumps(value, sort_keys=True)
 
 
 def outcome(raw: str | bytes) -> tuple[str, Any]:

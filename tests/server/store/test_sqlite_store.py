@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.server import API_KEY, START, video_task
 
 from ltxmock.server.core import jsontext
 from ltxmock.server.core.auth import fingerprint
@@ -29,25 +30,7 @@ from ltxmock.server.core.records import MediaRow, NewDelivery, TaskRecord
 from ltxmock.server.store import SqliteStore, StoreError, open_store, shard_path
 from ltxmock.server.store.schema import SCHEMA_VERSION
 
-API_KEY = "test-key-0123456789"
-START = 1_800_000_000.0  # a fixed wall-clock second, so tests never race real time
 DB = "ltxmock.sqlite3"
-
-
-def video_task(**overrides: Any) -> dict[str, Any]:
-    """A valid LTX-2 Fast task (1080p, 6 s, async); override any field."""
-    task: dict[str, Any] = {
-        "taskType": "videoInference",
-        "taskUUID": str(uuid.uuid4()),
-        "model": "lightricks:2@1",
-        "positivePrompt": "A red fox runs through fresh snow at dawn",
-        "width": 1920,
-        "height": 1080,
-        "duration": 6,
-        "deliveryMethod": "async",
-    }
-    task.update(overrides)
-    return task
 
 
 def record_of(
