@@ -16,6 +16,7 @@ import uvicorn
 from ltxmock.server.core.channel import HARD_LIMIT_FACTOR
 
 from .asgi import AsgiMock
+from .guard import DEFAULT_LIMITS, GuardedProtocol, GuardLimits
 
 START_TIMEOUT = 10.0
 
@@ -23,14 +24,21 @@ START_TIMEOUT = 10.0
 class ThreadedServer:
     """``start()`` serves ``app`` on ``host:port`` (0: a free port) until ``stop()``."""
 
-    def __init__(self, app: AsgiMock, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: AsgiMock,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        limits: GuardLimits = DEFAULT_LIMITS,
+    ) -> None:
         self.app = app
         self.host = host
         self._socket = socket.create_server((host, port), family=_family(host))
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(
             app,
-            http="httptools",
+            http=GuardedProtocol.with_limits(limits),
             lifespan="on",
             log_level="warning",
             access_log=False,

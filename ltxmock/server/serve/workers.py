@@ -78,10 +78,12 @@ def _worker_class(config: MockConfig) -> type:
     """uvicorn's gunicorn worker, with the WebSocket size cap ``Channel`` expects."""
     from uvicorn_worker import UvicornWorker
 
+    from .guard import GuardedProtocol
+
     class Worker(UvicornWorker):  # type: ignore[misc]
         CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
             "loop": "auto",  # uvloop when installed
-            "http": "httptools",  # the C parser
+            "http": GuardedProtocol,  # uvicorn's httptools protocol, behind guard.py's checks
             "lifespan": "on",
             # Above ws_max_message_bytes a message gets an error frame; only one
             # this much larger ends the connection (1009), bounding the buffer.

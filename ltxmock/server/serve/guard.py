@@ -1,0 +1,249 @@
+"""HTTP hygiene in front of uvicorn's protocol: header caps, slow clients, malformed requests,
+and a lingering close so that every client sees an early answer.
+
+uvicorn's httptools protocol accepts headers of any size, never times out a
+client that trickles its headers or body, answers malformed HTTP with a
+``text/plain`` 400, and closes a ``Connection: close`` request's socket right
+after an early answer (the 413 of a too-large body) while the client is still
+sending: the kernel then resets the connection, and the client never reads
+the 413. ``GuardedProtocol`` fixes these in front of it, built only on public
+interfaces: uvicorn's ``http=`` setting takes any protocol class it can build
+with ``(config, server_state, app_state, _loop)``; this one wraps the protocol
+``--http auto`` names (composition) and reads the same bytes with an
+``httptools`` parser of its own, which only watches where each request is.
+
+* headers larger than ``max_header_bytes`` → a JSON 431, then close;
+* headers not complete ``header_timeout`` seconds after a request began (or
+  after the connection opened) → a JSON 408, then close; a body not complete
+  ``body_timeout`` seconds after its headers → the same;
+* bytes that are not HTTP → a JSON 400, then close;
+* when uvicorn closes a connection whose request body is still arriving, the
+  rest is read and dropped first (at most ``linger_bytes`` for at most
+  ``linger_timeout`` seconds), so the answer already sent reaches the client.
+
+A WebSocket upgrade leaves the guard: the WebSocket protocol talks to the
+socket directly from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, cast
+
+import httptools
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+from ltxmock.server.core import jsontext
+from ltxmock.server.core.errors import CONNECT_DOCS, error_item
+
+
+@dataclass(frozen=True)
+class GuardLimits:
+    max_header_bytes: int = 64 * 1024
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    linger_bytes: int = 64 * 1024 * 1024
+    linger_timeout: float = 10.0
+
+
+DEFAULT_LIMITS = GuardLimits()
+
+
+def refusal(status: int, code: str, message: str) -> bytes:
+    """A whole HTTP response: the status, a Runware-shaped JSON body, ``Connection: close``."""
+    body = jsontext.dumps_bytes({"errors": [error_item(code, message, documentation=CONNECT_DOCS)]})
+    head = (
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+        "content-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+class GuardedTransport:
+    """The transport uvicorn's protocol writes to: ``close`` may linger, ``set_protocol``
+    hands the socket over (a WebSocket upgrade); everything else is the socket's own."""
+
+    __slots__ = ("_guard", "transport")
+
+    def __init__(self, transport: asyncio.Transport, guard: GuardedProtocol) -> None:
+        self.transport = transport
+        self._guard = guard
+
+    def close(self) -> None:
+        self._guard.closing()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._guard.handed_over()
+        self.transport.set_protocol(protocol)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
+class GuardedProtocol(asyncio.Protocol):
+    """uvicorn's HTTP protocol (``--http auto``) behind the checks of this module."""
+
+    limits: GuardLimits = DEFAULT_LIMITS
+
+    def __init__(
+        self,
+        config: Any,
+        server_state: Any,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self._loop = _loop or asyncio.get_running_loop()
+        self._inner = AutoHTTPProtocol(  # type: ignore[call-arg]
+            config=config, server_state=server_state, app_state=app_state, _loop=_loop
+        )
+        # Where the current request is, as the guard's own parser sees it.
+        self._in_message = False
+        self._in_headers = False
+        self._header_bytes = 0  # of the headers parsed whole (on_url, on_header)
+        self._raw_header_bytes = 0  # read while the headers are still incomplete
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._passthrough = False  # an upgrade: the guard only forwards
+        self._lingering = False
+        self._lingered = 0
+        self._finished = False
+
+    @classmethod
+    def with_limits(cls, limits: GuardLimits) -> type[GuardedProtocol]:
+        """This protocol with other limits (a subclass: uvicorn takes a class)."""
+        return cast(type[GuardedProtocol], type(cls.__name__, (cls,), {"limits": limits}))
+
+    # -- asyncio.Protocol ----------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        self._arm(self.limits.header_timeout, HTTPStatus.REQUEST_TIMEOUT)
+        guarded = GuardedTransport(self._transport, self)
+        self._inner.connection_made(cast(asyncio.Transport, guarded))
+
+    def data_received(self, data: bytes) -> None:
+        if self._finished:
+            return
+        if self._lingering:
+            self._drain(data)
+            return
+        if self._passthrough:
+            self._inner.data_received(data)
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._passthrough = True  # uvicorn decides about the upgrade
+            self._disarm()
+        except httptools.HttpParserError:
+            self._refuse(400, "invalidHttp", "The request is not valid HTTP/1.1.")
+            return
+        if self._in_headers:
+            self._raw_header_bytes += len(data)  # all of it header bytes, so far
+        limit = self.limits.max_header_bytes
+        if self._header_bytes > limit or (self._in_headers and self._raw_header_bytes > limit):
+            self._refuse(
+                431,
+                "headersTooLarge",
+                f"The request's headers exceed {self.limits.max_header_bytes} bytes.",
+            )
+            return
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._finished = True
+        self._disarm()
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    # -- called by GuardedTransport ------------------------------------------------
+    def closing(self) -> None:
+        """uvicorn closes the socket: at once, unless a request body is still arriving."""
+        if self._finished or self._lingering:
+            return
+        if not self._in_message or self._in_headers or self._passthrough:
+            self._close()
+            return
+        self._lingering = True  # the answer is written; read the rest, then close
+        self._arm(self.limits.linger_timeout, None)
+
+    def handed_over(self) -> None:
+        self._passthrough = True
+        self._disarm()
+
+    # -- httptools callbacks: where the request is, and the timer that goes with it -------
+    def on_message_begin(self) -> None:
+        self._in_message = self._in_headers = True
+        self._header_bytes = self._raw_header_bytes = 0
+        if not self._lingering:
+            self._arm(self.limits.header_timeout, HTTPStatus.REQUEST_TIMEOUT)
+
+    def on_url(self, url: bytes) -> None:
+        self._header_bytes += len(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value) + 4
+
+    def on_headers_complete(self) -> None:
+        self._in_headers = False
+        if not self._lingering:
+            self._arm(self.limits.body_timeout, HTTPStatus.REQUEST_TIMEOUT)
+
+    def on_message_complete(self) -> None:
+        self._in_message = self._in_headers = False
+        if not self._lingering:
+            self._disarm()
+
+    # -- the rest --------------------------------------------------------------------
+    def _drain(self, data: bytes) -> None:
+        self._lingered += len(data)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError:
+            self._close()
+            return
+        if not self._in_message or self._lingered > self.limits.linger_bytes:
+            self._close()
+
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(refusal(status, code, message))
+        self._close()
+
+    def _timed_out(self, status: HTTPStatus | None) -> None:
+        self._timer = None
+        if status is None or self._lingering:
+            self._close()
+            return
+        if not self._in_message:
+            self._close()  # a connection that never sent a request: nothing to answer
+            return
+        self._refuse(int(status), "requestTimeout", "The request was not received in time.")
+
+    def _arm(self, seconds: float, status: HTTPStatus | None) -> None:
+        self._disarm()
+        self._timer = self._loop.call_later(seconds, self._timed_out, status)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _close(self) -> None:
+        self._finished = True
+        self._disarm()
+        if self._transport is not None:
+            self._transport.close()

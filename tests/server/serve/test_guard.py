@@ -1,0 +1,178 @@
+"""guard.py in front of uvicorn: header caps (431), slow clients (408), malformed HTTP (JSON 400),
+and a lingering close so that a client still sending its body reads the early 413."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.server import API_KEY, video_task
+
+from ltxmock.server import MockConfig
+from ltxmock.server.serve.asgi import create_asgi_app
+from ltxmock.server.serve.guard import GuardLimits, refusal
+from ltxmock.server.serve.threaded import ThreadedServer
+
+LIMITS = GuardLimits(
+    max_header_bytes=4096, header_timeout=0.5, body_timeout=0.5, linger_timeout=5.0
+)
+MAX_BODY = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ThreadedServer]:
+    app = create_asgi_app(MockConfig(latency=0, render_mode="lazy", max_body_bytes=MAX_BODY))
+    running = ThreadedServer(app, limits=LIMITS)
+    running.start()
+    yield running
+    running.stop()
+    app.service.close()
+
+
+def connect(server: ThreadedServer) -> socket.socket:
+    conn = socket.create_connection((server.host, server.port), timeout=5)
+    return conn
+
+
+def read_response(conn: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """One whole response (Content-Length framed)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed after {data!r}")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return int(lines[0].split()[1]), headers, body[:length]
+
+
+def closed_by_peer(conn: socket.socket) -> bool:
+    try:
+        return conn.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def error_code(body: bytes) -> str:
+    payload: Any = json.loads(body)
+    code: str = payload["errors"][0]["code"]
+    return code
+
+
+def test_a_refusal_is_a_whole_runware_shaped_response() -> None:
+    raw = refusal(431, "headersTooLarge", "too large")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert b"content-length: %d" % len(body) in head
+    assert b"connection: close" in head
+    assert json.loads(body)["errors"][0]["code"] == "headersTooLarge"
+
+
+@given(size=st.integers(min_value=0, max_value=3 * LIMITS.max_header_bytes))
+@settings(max_examples=25, deadline=None)
+def test_headers_over_the_cap_get_a_json_431(server: ThreadedServer, size: int) -> None:
+    with connect(server) as conn:
+        request = b"GET /__ltxmock/health HTTP/1.1\r\nHost: x\r\nX-Pad: %s\r\n\r\n" % (b"a" * size)
+        try:
+            conn.sendall(request)
+        except ConnectionResetError:
+            assert size > LIMITS.max_header_bytes  # refused before it was all sent
+            return
+        status, headers, body = read_response(conn)
+        if size + 40 > LIMITS.max_header_bytes:  # the pad plus the URL and other headers
+            assert status == 431, size
+            assert headers["content-type"] == "application/json"
+            assert error_code(body) == "headersTooLarge"
+            assert closed_by_peer(conn)
+        elif size + 80 < LIMITS.max_header_bytes:
+            assert status == 200, size
+
+
+def test_bytes_that_are_not_http_get_a_json_400(server: ThreadedServer) -> None:
+    with connect(server) as conn:
+        conn.sendall(b"HELLO THERE\r\n\r\n")
+        status, headers, body = read_response(conn)
+        assert (status, headers["content-type"]) == (400, "application/json")
+        assert error_code(body) == "invalidHttp"
+        assert closed_by_peer(conn)
+
+
+def test_headers_that_trickle_in_time_out_with_a_json_408(server: ThreadedServer) -> None:
+    with connect(server) as conn:
+        conn.sendall(b"POST /v1 HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        status, _, body = read_response(conn)
+        assert status == 408
+        assert error_code(body) == "requestTimeout"
+        assert time.monotonic() - started < LIMITS.header_timeout + 3
+        assert closed_by_peer(conn)
+
+
+def test_a_body_that_trickles_times_out_with_a_json_408(server: ThreadedServer) -> None:
+    with connect(server) as conn:
+        conn.sendall(
+            b"POST /v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n[{"
+        )
+        status, _, body = read_response(conn)
+        assert status == 408
+        assert error_code(body) == "requestTimeout"
+
+
+def test_a_connection_that_never_sends_a_request_is_closed_without_an_answer(
+    server: ThreadedServer,
+) -> None:
+    with connect(server) as conn:
+        started = time.monotonic()
+        assert conn.recv(100) == b""
+        assert time.monotonic() - started < LIMITS.header_timeout + 3
+
+
+@given(
+    extra=st.integers(min_value=1, max_value=4 * MAX_BODY),
+    close=st.booleans(),
+    declared=st.booleans(),
+)
+@settings(max_examples=15, deadline=None)
+def test_a_client_still_sending_a_too_large_body_reads_the_413(
+    server: ThreadedServer, extra: int, close: bool, declared: bool
+) -> None:
+    body = b"[" + b" " * (MAX_BODY + extra) + b"]"
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"}
+    if close:
+        headers["Connection"] = "close"
+    url = f"http://{server.host}:{server.port}/v1"
+    data: Any = body if declared else iter([body])  # an iterable: sent chunked, no length
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 413
+    assert error_code(refused.value.read()) == "payloadTooLarge"
+
+
+def test_kept_alive_connections_still_carry_several_requests(server: ThreadedServer) -> None:
+    task = json.dumps([video_task()]).encode()
+    with connect(server) as conn:
+        for _ in range(3):
+            conn.sendall(
+                b"POST /v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Authorization: Bearer k\r\nContent-Length: %d\r\n\r\n%s" % (len(task), task)
+            )
+            status, _, _ = read_response(conn)
+            assert status == 200
