@@ -8,6 +8,7 @@ a task the compiled one rejected.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,9 @@ def detailed_validator(schema: dict[str, Any]) -> Any:
     return cls(schema, format_checker=format_checker())
 
 
+_BUILDING = threading.Lock()
+
+
 @dataclass
 class TaskSchema:
     """A schema a task can be checked against, compiled both ways."""
@@ -59,9 +63,12 @@ class TaskSchema:
 
     @property
     def detailed(self) -> Any:
-        # Built on first failure only: most processes never explain anything.
+        # Built on first failure only: most processes never explain anything. A
+        # server warms it up in a thread while requests may need it: one build.
         if self._detailed is None:
-            self._detailed = detailed_validator(self.schema)
+            with _BUILDING:
+                if self._detailed is None:
+                    self._detailed = detailed_validator(self.schema)
         return self._detailed
 
     def explain(self, task: Any, index: int) -> list[PayloadError]:

@@ -157,7 +157,10 @@ class MockClient:
         return _answer(response.status_code, response.get_data(), response.headers)
 
     def admin(self, method: str, path: str, body: Any = None) -> Answer:
-        options = {} if body is None else {"json": body}
+        # The admin guard wants the JSON content type on every change, body or not.
+        options: dict[str, Any] = {"headers": {"Content-Type": "application/json"}}
+        if body is not None:
+            options["json"] = body
         return self.request(method, f"/__ltxmock{path}", **options)
 
 
@@ -380,7 +383,10 @@ class LiveServer:
         return self.http.get(f"{self.base}{path}", timeout=10)
 
     def admin(self, method: str, path: str, body: Any = None) -> requests.Response:
-        return self.http.request(method, f"{self.base}/__ltxmock{path}", json=body, timeout=10)
+        headers = {"Content-Type": "application/json"}  # the admin guard wants it, body or not
+        return self.http.request(
+            method, f"{self.base}/__ltxmock{path}", json=body, headers=headers, timeout=10
+        )
 
     def stop(self, sig: int = signal.SIGINT, *, group: bool = False) -> int:
         """Signal the server (its whole process group if ``group``, like Ctrl-C).

@@ -19,7 +19,7 @@ from .faults import Fault
 class Admission:
     """What the checks found about an admitted request."""
 
-    owner: str  # the API key's fingerprint
+    owner: str  # the API key's fingerprint (keyed with the store's secret)
     task_fault: Fault | None  # a task failure every task of the request gets
     rules: bool  # stored fault rules exist (consult them per task)
 
@@ -32,10 +32,12 @@ def admit(
     api_keys: Sequence[str],
     faults: FaultBook,
     validator: RequestValidator,
+    secret: bytes,
 ) -> Admission:
     """The admission of a request, or ``ApiError`` for one refused as a whole.
 
     ``fault`` (from a request header) replaces the stored rules for this request.
+    ``secret``: the store's (``Store.secret``), the key of the owner's fingerprint.
     """
     if not isinstance(body, list) or not body:
         raise ApiError(400, [e.to_dict() for e in validator.validate(body)])
@@ -57,4 +59,4 @@ def admit(
     if problems:
         raise ApiError(400, [problem.to_dict() for problem in problems])
     task_fault = fault if fault is not None and fault.kind == "task" else None
-    return Admission(fingerprint(key), task_fault, rules)
+    return Admission(fingerprint(key, secret), task_fault, rules)

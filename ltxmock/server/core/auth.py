@@ -6,9 +6,9 @@ endpoint passes the key of its authenticated session (or None).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from .errors import ApiError, invalid_api_key
@@ -48,9 +48,16 @@ def authenticate(body: Any, header_key: str | None, allowed: Sequence[str] = ())
     return ApiError(401, [invalid_api_key()])
 
 
-def fingerprint(api_key: str) -> str:
-    """A short, stable, non-reversible id of a key: what the store keeps."""
-    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()[:16]
+@lru_cache(maxsize=256)  # every request of a client names the same key
+def fingerprint(api_key: str, secret: bytes) -> str:
+    """A short, stable, non-reversible id of a key: what the store keeps.
+
+    Keyed (HMAC-SHA256 with the store's random ``secret``, ``Store.secret``): a
+    plain hash of a short or guessable key could be reversed by trying keys, and
+    would name the same key alike in every data dir. 16 hex digits (64 bits)
+    tell one caller's tasks from another's.
+    """
+    return hmac.digest(secret, api_key.encode("utf-8"), "sha256").hex()[:16]
 
 
 def _same(given: str, known: str) -> bool:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .addresses import split_host_port
+
 MIB = 1024 * 1024
 ENV_PREFIX = "LTXMOCK_"
 DATABASE_NAME = "ltxmock.sqlite3"
@@ -35,6 +37,11 @@ class MockConfig:
     api_keys: tuple[str, ...] = ()
     data_dir: Path | None = None
     max_body_bytes: int = 4 * MIB
+    # Bounds on one request's cost (limits.py): more tasks than this are refused
+    # before any is validated (the SDKs send one per request); a reply shows at
+    # most this many error items, the last one counting those left out.
+    max_tasks_per_request: int = 10
+    max_error_items: int = 100
     result_ttl: int = 3600
     webhook_envelope: WebhookEnvelope = "flat"
     public_base_url: str | None = None
@@ -69,6 +76,12 @@ class MockConfig:
     delivery_backoff: float = 0.25
     delivery_backoff_cap: float = 8.0
     delivery_poll_interval: float = 0.1
+    # A mock others can reach (http/admin_guard.py, callback_targets.py): the
+    # token every /__ltxmock route but health then requires (never shown: not
+    # in repr, logs or the banner), and the HOST[:PORT]s webhooks and uploads
+    # may go to (empty: anywhere but the mock itself).
+    admin_token: str | None = field(default=None, repr=False)
+    callback_allow: tuple[str, ...] = ()
     # Wall-clock seconds; tests inject a fake clock instead of sleeping.
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
 
@@ -80,6 +93,9 @@ class MockConfig:
             _set(self, "data_dir", Path(self.data_dir))
         if self.public_base_url is not None:
             _set(self, "public_base_url", self.public_base_url.rstrip("/"))
+        allow = self.callback_allow
+        allow = (allow,) if isinstance(allow, str) else allow
+        _set(self, "callback_allow", tuple(str(a).strip() for a in _iterable(allow)))
         _set(self, "latency", float(self.latency))
         problems = [
             message
@@ -87,6 +103,8 @@ class MockConfig:
                 (self.latency < 0, "latency must be >= 0 seconds"),
                 (not 0 <= self.port <= 65535, "port must be 0-65535"),
                 (self.max_body_bytes < 1, "max_body_bytes must be positive"),
+                (self.max_tasks_per_request < 1, "max_tasks_per_request must be >= 1"),
+                (self.max_error_items < 2, "max_error_items must be >= 2"),
                 (self.result_ttl < 1, "result_ttl must be positive"),
                 (self.journal_limit < 1, "journal_limit must be positive"),
                 (self.ws_idle_timeout <= 0, "ws_idle_timeout must be > 0 seconds"),
@@ -110,6 +128,14 @@ class MockConfig:
                 ),
                 (not 200 <= self.not_found_status <= 599, "not_found_status: an HTTP status"),
                 (any(not k for k in self.api_keys), "api_keys must not contain an empty key"),
+                (
+                    self.admin_token is not None and not _header_safe(self.admin_token),
+                    "admin_token must be non-empty visible ASCII (no spaces)",
+                ),
+                *(
+                    (True, f"callback_allow: {problem}")
+                    for problem in _bad_hosts(self.callback_allow)
+                ),
             )
             if failed
         ]
@@ -122,8 +148,9 @@ class MockConfig:
 
         For a WSGI server that imports ``ltxmock.server:create_app()`` itself, e.g.
         ``LTXMOCK_DATA_DIR=./data gunicorn -w 4 'ltxmock.server:create_app()'``.
-        ``LTXMOCK_API_KEYS`` is comma-separated. Unknown ``LTXMOCK_`` names are
-        ignored (other tools share the prefix, e.g. ``LTXMOCK_SPEC_DIR``).
+        ``LTXMOCK_API_KEYS`` and ``LTXMOCK_CALLBACK_ALLOW`` are comma-separated.
+        Unknown ``LTXMOCK_`` names are ignored (other tools share the prefix,
+        e.g. ``LTXMOCK_SPEC_DIR``).
         """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -135,7 +162,9 @@ class MockConfig:
             try:
                 if spec.name == "api_keys":
                     values[spec.name] = tuple(k for k in raw.split(",") if k)
-                elif spec.name in ("data_dir", "public_base_url"):
+                elif spec.name == "callback_allow":
+                    values[spec.name] = tuple(a.strip() for a in raw.split(",") if a.strip())
+                elif spec.name in ("data_dir", "public_base_url", "admin_token"):
                     values[spec.name] = raw or None
                 elif kind in (int, float):
                     values[spec.name] = kind(raw)
@@ -167,3 +196,18 @@ def _set(config: MockConfig, name: str, value: Any) -> None:
 
 def _iterable(value: Any) -> Iterable[Any]:
     return value if value is not None else ()
+
+
+def _header_safe(token: str) -> bool:
+    # Sent in a header: anything but visible ASCII would be mangled on the way.
+    return bool(token) and all(0x21 <= ord(c) <= 0x7E for c in token)
+
+
+def _bad_hosts(entries: tuple[str, ...]) -> list[str]:
+    problems = []
+    for entry in entries:
+        try:
+            split_host_port(entry)
+        except ValueError as exc:
+            problems.append(f"{entry[:80]!r} is not HOST or HOST:PORT ({exc})")
+    return problems

@@ -15,20 +15,24 @@ at once), waits until the result's file is rendered, then:
 
 A non-2xx answer, connection error or timeout is retried with exponential
 backoff and full jitter until ``delivery_max_attempts``; then the delivery is
-``failed``. Every attempt is in the delivery log (``service.deliveries.log()``,
-``GET /__ltxmock/deliveries``). URLs are stored whole (the log is local), but
-logged with their query hidden, as it usually carries a token.
+``failed``. A target that can never be right (not HTTP(S), the mock itself,
+outside ``callback_allow``: ``callback_targets``) fails at once, unsent. Every
+attempt is in the delivery log (``service.deliveries.log()``,
+``GET /__ltxmock/deliveries``). URLs are stored whole, for sending, but shown
+in the log and log lines with their query hidden, as it usually carries a token.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as futures
+import functools
 import http.client
 import json
 import logging
 import os
 import random
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -39,6 +43,7 @@ from urllib.parse import urlsplit
 from ltxmock import __version__
 
 from . import lifecycle
+from .callback_targets import OwnAddress, TargetRefusedError, parse_allow, peer_refusal, refusal
 from .config import MockConfig
 from .ports import Store
 from .records import AttemptRow, DeliveryRow, NewDelivery, TaskRecord
@@ -90,19 +95,31 @@ def backoff(attempt: int, *, base: float, cap: float) -> float:
 
 
 def redact_url(url: str) -> str:
-    """For log lines: the query (usually a token) hidden."""
+    """For the delivery log and log lines: the query (usually a token) and any
+    user:password hidden."""
     head, sep, _ = url.partition("?")
+    scheme, slashes, rest = head.partition("//")
+    authority, slash, path = rest.partition("/")
+    if slashes and "@" in authority:
+        head = f"{scheme}//…@{authority.rsplit('@', 1)[1]}{slash}{path}"
     return f"{head}?…" if sep else head
 
 
 def send(
-    method: str, url: str, body: Any, headers: dict[str, str], *, timeout: float
+    method: str,
+    url: str,
+    body: Any,
+    headers: dict[str, str],
+    *,
+    timeout: float,
+    own: OwnAddress | None = None,
 ) -> tuple[int | None, str | None]:
     """One HTTP request; (status, None) or (None, error). The URL is sent as given.
 
     http.client (not a higher-level client) so the path and query go out byte
     for byte, nothing is added but ``Host`` and ``Accept-Encoding``, and no
-    redirect is followed.
+    redirect is followed. With ``own``, a connection that reached the mock
+    itself is closed before a byte is sent: ``TargetRefusedError``.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -114,23 +131,46 @@ def send(
     target = target.split("#", 1)[0]
     if target.startswith("?"):
         target = "/" + target
-    connection_type = (
-        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    )
+    https = parts.scheme == "https"
     try:
-        connection = connection_type(parts.hostname, parts.port, timeout=timeout)
-    except ValueError as exc:  # a bad port
-        return None, f"invalid URL: {exc}"
+        port = parts.port or (443 if https else 80)
+        connection = (
+            http.client.HTTPSConnection(parts.hostname, port, timeout=timeout, context=_tls())
+            if https
+            else http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
+        )
+    except (ValueError, http.client.HTTPException) as exc:  # a bad port or host
+        return None, f"invalid URL: {_hide_query(str(exc), parts.query)}"
     try:
+        # Connected here rather than by http.client, to look at the peer first.
+        connection.sock = socket.create_connection((parts.hostname, port), timeout)
+        refused = peer_refusal(connection.sock, own) if own is not None else None
+        if refused is not None:
+            raise TargetRefusedError(refused)
+        if https:
+            connection.sock = _tls().wrap_socket(connection.sock, server_hostname=parts.hostname)
         connection.request(method, target, body=body, headers=headers)
         response = connection.getresponse()
         response.read(1 << 16)  # the receiver's answer is not used
         return response.status, None
     except (OSError, http.client.HTTPException) as exc:
         kind = "timeout" if isinstance(exc, socket.timeout | TimeoutError) else type(exc).__name__
-        return None, f"{kind}: {exc}"
+        return None, f"{kind}: {_hide_query(str(exc), parts.query)}"
     finally:
         connection.close()
+
+
+@functools.lru_cache(maxsize=1)
+def _tls() -> ssl.SSLContext:
+    """http.client's default: certificates and host names verified, HTTP/1.1 by ALPN."""
+    context = ssl.create_default_context()
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def _hide_query(text: str, query: str) -> str:
+    # http.client quotes a URL it refuses (control characters) in its message.
+    return text.replace(query, "…") if query else text
 
 
 class Deliveries:
@@ -147,6 +187,7 @@ class Deliveries:
         self._senders: futures.ThreadPoolExecutor | None = None
         self._busy = threading.Semaphore(SENDERS)
         self._lock = threading.Lock()
+        self._allow = parse_allow(config.callback_allow)
         renders.on_ready.append(self._wake.set)
 
     # -- scheduling ----------------------------------------------------------------
@@ -207,7 +248,10 @@ class Deliveries:
             for key in ("delivery_id", "task_uuid", "result_index", "kind", "url"):
                 del entry[key]
             attempts.setdefault(attempt.delivery_id, []).append(entry)
-        return [{**asdict(d), "attempt_log": attempts.get(d.id, [])} for d in self.all(task_uuid)]
+        return [
+            {**asdict(d), "url": redact_url(d.url), "attempt_log": attempts.get(d.id, [])}
+            for d in self.all(task_uuid)
+        ]
 
     # -- the dispatcher ----------------------------------------------------------------
     def _run(self) -> None:
@@ -259,6 +303,10 @@ class Deliveries:
 
     def _deliver(self, delivery: DeliveryRow) -> None:
         now = self.config.clock()
+        refused = refusal(delivery.url, own=self._own(delivery), allow=self._allow)
+        if refused is not None:
+            self._settle(delivery, FAILED, refused, now)
+            return
         record = self._store.tasks.get(delivery.task_uuid, now=now)
         if record is None:
             self._settle(delivery, FAILED, "the task expired or the mock was reset", now)
@@ -285,11 +333,14 @@ class Deliveries:
         if row is None:
             self._settle(delivery, SKIPPED, "the result has no file", self.config.clock())
             return
-        path = self._renders.path(row)
-        with path.open("rb") as body:
+        media = self._renders.open_file(row)  # never through a link placed in the folder
+        if media is None:  # gone since its state was read (rendered again on the next look)
+            self._store.deliveries.release(delivery.id, self.owner)
+            return
+        with media.file as body:
             headers = {
                 "Content-Type": row.content_type,
-                "Content-Length": str(path.stat().st_size),
+                "Content-Length": str(media.size),
                 "User-Agent": USER_AGENT,
             }
             self._attempt(delivery, "PUT", body, headers)
@@ -318,9 +369,18 @@ class Deliveries:
         self, delivery: DeliveryRow, method: str, body: Any, headers: dict[str, str]
     ) -> None:
         attempt = delivery.attempts + 1
-        status, error = send(
-            method, delivery.url, body, headers, timeout=self.config.delivery_timeout
-        )
+        try:
+            status, error = send(
+                method,
+                delivery.url,
+                body,
+                headers,
+                timeout=self.config.delivery_timeout,
+                own=self._own(delivery),
+            )
+        except TargetRefusedError as refused:
+            self._settle(delivery, FAILED, str(refused), self.config.clock())
+            return
         now = self.config.clock()
         if status is not None and 200 <= status < 300:
             state, due = DELIVERED, None
@@ -357,6 +417,9 @@ class Deliveries:
             state=state,
             due_at=due,
         )
+
+    def _own(self, delivery: DeliveryRow) -> OwnAddress:
+        return OwnAddress.of(self.config, delivery.base_url)
 
     def _settle(self, delivery: DeliveryRow, state: str, reason: str, now: float) -> None:
         log.warning("%s of task %s not sent: %s", delivery.kind, delivery.task_uuid, reason)

@@ -1,15 +1,17 @@
 """The request journal: every exchange with the mock, for users' tests to assert on.
 
 Entries live in the store (shared by all workers) and are bounded to the
-newest ``MockConfig.journal_limit``. API keys never reach it: ``apiKey`` values
-are redacted and headers are not recorded. Very long strings (base64 images)
-are shortened so the journal stays small.
+newest ``MockConfig.journal_limit``. API keys never reach it: headers are not
+recorded, and ``apiKey`` values are redacted in any body, parsed or not (a
+refused body is kept as its raw text: ``redact_text`` finds keys in it however
+the text spells them). Very long strings (base64 images) are shortened so the
+journal stays small.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from . import jsontext
@@ -19,7 +21,13 @@ from .records import JournalEntry
 REDACTED = "[redacted]"
 MAX_STRING = 2048
 MAX_DEPTH = 32
-_RAW_KEY = re.compile(r'("apiKey"\s*:\s*)"(?:[^"\\]|\\.)*"?', re.IGNORECASE)
+SHORTENED = 256  # characters kept of a string longer than MAX_STRING
+ECHO_PREFIX = 8  # the shortest start of a key value kept out of a response (``Redaction``)
+MAX_ECHOES = 64  # key values remembered per exchange
+# Characters of text that may name a key read token by token per exchange: past
+# it, such a text is hidden whole (a body made of them must not cost seconds).
+TOKENIZED_LIMIT = 8192
+UNREAD = "[redacted: may hold a key]"
 
 
 class Journal:
@@ -41,6 +49,9 @@ class Journal:
         fault: str | None = None,
         method: str = "POST",
     ) -> None:
+        hidden = Redaction()  # the request's key values: kept out of the response too
+        request_json = _safe_json(request, hidden)
+        response_json = _safe_json(response, Redaction(hidden.found, texts=False))
         self._table.append(
             at=at,
             transport=transport,
@@ -48,8 +59,8 @@ class Journal:
             path=path,
             status=status,
             fault=fault,
-            request_json=_safe_json(request),
-            response_json=_safe_json(response),
+            request_json=request_json,
+            response_json=response_json,
             keep=self.limit,
         )
 
@@ -80,35 +91,261 @@ class Journal:
         self._table.clear()
 
 
-def _safe_json(value: Any) -> str:
+def _safe_json(value: Any, redaction: Redaction | None = None) -> str:
     """``value`` as the JSON text to keep: redacted and shortened if need be."""
+    if redaction is None:
+        redaction = Redaction()
     text = jsontext.dumps(value)
     if (
         len(text) <= MAX_STRING  # so no string in it is longer
         and text.count("[") + text.count("{") <= MAX_DEPTH  # so it nests no deeper
-        and "apikey" not in text.lower()  # so no key, raw or parsed, is in it
+        and not _may_name_key(text)  # so no key, raw or parsed, is in it
+        and "\\u0000" not in text  # nor one spelled with NULs (UTF-16 read as UTF-8)
+        and not redaction.echoed(text)
     ):
         return text  # the usual case: redact(value) == value
-    return jsontext.dumps(redact(value))
+    return jsontext.dumps(redaction.value(value))
 
 
-def redact(value: Any, _depth: int = 0) -> Any:
-    """A copy safe to keep: ``apiKey`` values hidden, huge strings shortened."""
-    if isinstance(value, dict | list) and _depth > MAX_DEPTH:
-        return "[nested too deeply]"
-    if isinstance(value, dict):
-        return {
-            key: REDACTED
-            if key.lower() == "apikey" and item is not None
-            else redact(item, _depth + 1)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [redact(item, _depth + 1) for item in value]
-    if isinstance(value, str):
-        # Raw (unparseable) bodies may still carry a key.
-        text = _RAW_KEY.sub(rf'\1"{REDACTED}"', value) if "apikey" in value.lower() else value
+def redact(value: Any) -> Any:
+    """A copy safe to keep: ``apiKey`` values hidden, huge strings shortened.
+
+    A key is a member named apiKey (in any case) at any depth; its value is
+    hidden unless null. Strings (and member names) are raw text that may hold
+    one too: see ``redact_text``.
+    """
+    return Redaction().value(value)
+
+
+class Redaction:
+    """One redaction pass: ``Redaction()`` for a request, collecting the key values it
+    hides (``found``); ``Redaction(known=found, texts=False)`` for its response.
+
+    A response holds no key unless it quotes the request (a validation message's
+    "got ..."): it loses the request's key values, and any start of one at least
+    ``ECHO_PREFIX`` long (messages shorten what they quote), wherever they are.
+    It is not read as raw text (``texts``): the mock's own messages say
+    "parameter apiKey: the ...", which is not a key.
+    """
+
+    def __init__(self, known: Collection[str] = (), *, texts: bool = True) -> None:
+        self.found: set[str] = set()
+        self.known = known
+        self.texts = texts
+        self._budget = TOKENIZED_LIMIT
+
+    def echoed(self, text: str) -> bool:
+        return any(secret[:ECHO_PREFIX] in text for secret in self.known)
+
+    def value(self, value: Any, depth: int = 0) -> Any:
+        if isinstance(value, dict | list) and depth > MAX_DEPTH:
+            return "[nested too deeply]"
+        if isinstance(value, dict):
+            copy = {}
+            for key, item in value.items():
+                name = self.string(key) if isinstance(key, str) else key
+                if isinstance(key, str) and key.lower() == "apikey" and item is not None:
+                    self._collect(item, depth)
+                    copy[name] = REDACTED
+                else:
+                    copy[name] = self.value(item, depth + 1)
+            return copy
+        if isinstance(value, list):
+            return [self.value(item, depth + 1) for item in value]
+        if isinstance(value, str):
+            return self.string(value)
+        return value
+
+    def string(self, text: str) -> str:
+        # Shortened first: the tokenizer then reads a bounded text, and a value cut
+        # off by the shortening reads as unterminated (hidden to the end).
+        suffix = ""
         if len(text) > MAX_STRING:
-            return f"{text[:256]}...[{len(text)} characters]"
-        return text
-    return value
+            text, suffix = text[:SHORTENED], f"...[{len(text)} characters]"
+        if self.texts:
+            readable = _keyed_text(text)
+            if readable is not None and len(readable) > self._budget:
+                return UNREAD
+            if readable is not None:
+                self._budget -= len(readable)
+                text = _hide_values(readable, self.found)
+        for secret in self.known:
+            text = _scrub(text, secret)
+        return text + suffix
+
+    def _collect(self, value: Any, depth: int) -> None:
+        """Remember the texts of a hidden key value (a string, or any scalar in it)."""
+        if len(self.found) >= MAX_ECHOES or depth > MAX_DEPTH:
+            return
+        if isinstance(value, dict | list):
+            for item in value.values() if isinstance(value, dict) else value:
+                self._collect(item, depth + 1)
+            return
+        _remember(value if isinstance(value, str) else jsontext.dumps(value), self.found)
+
+
+def _remember(secret: str, found: set[str] | None) -> None:
+    if found is None or len(secret) < ECHO_PREFIX or len(found) >= MAX_ECHOES:
+        return
+    found.add(secret)
+    quoted = jsontext.dumps(secret)[1:-1]  # as a message that quotes it in JSON shows it
+    if quoted != secret:
+        found.add(quoted)
+
+
+def _scrub(text: str, secret: str) -> str:
+    """``text`` without ``secret``, nor any start of it ``ECHO_PREFIX`` long or longer."""
+    head = secret[:ECHO_PREFIX]
+    at = text.find(head)
+    while at >= 0:
+        end = at + len(head)
+        while end < len(text) and end - at < len(secret) and text[end] == secret[end - at]:
+            end += 1
+        text = f"{text[:at]}{REDACTED}{text[end:]}"
+        at = text.find(head, at + len(REDACTED))
+    return text
+
+
+# -- keys in raw text -------------------------------------------------------------
+# A refused body (not JSON, truncated, too large) is journaled as its text, and
+# any string may hold such text. The text is read as tokens, not matched as a
+# whole: a key name, spelled in any case and with any escapes (``api\u004bey``,
+# ``\u0061piKey``, ``api\Key``, at any depth of escaping), in quotes of either
+# kind or none; then ``:`` or ``=``, with any whitespace around; then the value,
+# which is hidden: a quoted string up to its closing quote (at its own depth
+# of escaping; to the end of the text if there is none), a bracketed value up
+# to its closing bracket, or a bare word.
+
+
+def _letter(char: str) -> str:
+    """One letter of the key name: itself (any case), or escaped (\\x, \\uXXXX)."""
+    codes = f"(?:{ord(char):02x}|{ord(char.upper()):02x})"
+    kelvin = "|u212a" if char == "k" else ""  # K (KELVIN SIGN) lower-cases to k
+    # (?<!\\): a run of backslashes is read from its start only, in one go.
+    return rf"(?:{char}|(?<!\\)\\++(?:{char}|u00{codes}|x{codes}{kelvin}))"
+
+
+_NAME = re.compile("".join(_letter(char) for char in "apikey"), re.IGNORECASE)
+_ESCAPED_LETTER = re.compile(r"\\[apikeyux]", re.IGNORECASE)
+_MARK = r"""(?:["']|u00(?:22|27)|x(?:22|27))"""  # a quotation mark, plain or escaped
+_QUOTE = rf"""(?:["']|\\++{_MARK})"""
+_SPACE = r"(?:\s|\\++(?:[ntrbfv]|u00(?:20|0[9ad])|x(?:20|0[9ad])))"
+_AFTER_NAME = re.compile(
+    rf"(?:{_QUOTE}|{_SPACE})*(?::|=|\\++(?::|=|u003[ad]|x3[ad])){_SPACE}*", re.IGNORECASE
+)
+# A mark and the whole run of backslashes before it.
+_QUOTE_RUN = re.compile(rf"(?<!\\)(\\*+)({_MARK})", re.IGNORECASE)
+_STRUCTURE = re.compile(rf"[\[\]{{}}]|(?<!\\)(\\*+)({_MARK})", re.IGNORECASE)
+_STOP = rf"(?:{_MARK}|[ntrbfv\s]|u00(?:20|0[9ad])|x(?:20|0[9ad]))"
+_BARE = re.compile(rf"""(?:[^\s,;&)}}\]"'\\]|\\++(?!{_STOP}))+""", re.IGNORECASE)
+
+
+def redact_text(text: str, found: set[str] | None = None) -> str:
+    """``text`` with the value of every key in it replaced by ``[redacted]``.
+
+    Quotes around a quoted value are kept (``"apiKey":"[redacted]"``). UTF-16
+    or UTF-32 text decoded as UTF-8 (NULs between the letters) is read without
+    its NULs. ``found`` collects the hidden values.
+    """
+    readable = _keyed_text(text)
+    return text if readable is None else _hide_values(readable, found)
+
+
+def _keyed_text(text: str) -> str | None:
+    """The text to read for keys (NULs dropped if that reveals one), or None: no key."""
+    if "\x00" in text and _may_name_key(text.replace("\x00", "")):
+        return text.replace("\x00", "")
+    return text if _may_name_key(text) else None
+
+
+def _hide_values(text: str, found: set[str] | None) -> str:
+    pieces: list[str] = []
+    kept = at = 0  # text[:kept] is in pieces; names are looked for from at
+    while (name := _NAME.search(text, at)) is not None:
+        after = _AFTER_NAME.match(text, name.end())
+        if after is None:  # a word, not a member name
+            at = name.end()
+            continue
+        start, end = _value(text, after.end())
+        if end > start:
+            pieces += (text[kept:start], REDACTED)
+            _remember(text[start:end], found)
+            kept = end
+        at = max(end, after.end())
+    return "".join(pieces) + text[kept:] if pieces else text
+
+
+def _may_name_key(text: str) -> bool:
+    """Whether ``text`` may spell the key name (cheap unless it escapes a letter of it)."""
+    if "apikey" in text.lower():
+        return True
+    # Escapes can spell the name only where a backslash precedes one of its letters
+    # (or u, x): a quick search that the usual \n and \" never match.
+    return (
+        "\\" in text and _ESCAPED_LETTER.search(text) is not None and _NAME.search(text) is not None
+    )
+
+
+def _value(text: str, at: int) -> tuple[int, int]:
+    """Where the value that starts at ``at`` is: what to hide."""
+    opening = _QUOTE_RUN.match(text, at)
+    quote = _quote(opening) if opening is not None else None
+    if opening is not None and quote is not None:
+        closing = _closing(text, opening.end(), *quote)
+        return opening.end(), closing.start() if closing is not None else len(text)
+    if text.startswith(("{", "["), at):
+        return at, _bracket_end(text, at)
+    bare = _BARE.match(text, at)
+    return at, bare.end() if bare is not None else at
+
+
+def _quote(mark: re.Match[str]) -> tuple[str, int] | None:
+    """The quotation mark a ``_QUOTE_RUN`` match is, and its depth of escaping
+    (0: a quote of the text itself, 1: of a JSON string in it, ...); None if
+    it is not a quotation mark (``u0022`` with no backslash)."""
+    backslashes, spelled = len(mark.group(1)), mark.group(2)
+    char = "'" if spelled[-1] in "7'" else '"'
+    escape = len(spelled) > 1  # \uXXXX or \xXX: the last backslash is part of it
+    depth = 0
+    while True:
+        if escape:
+            if not backslashes:
+                return None
+            # odd: the escape is read here, a plain mark one level down;
+            # even: pairs of backslashes become single ones, the escape stays.
+            escape = backslashes % 2 == 0
+        elif backslashes % 2 == 0:  # pairs of escaped backslashes: the mark ends here
+            return char, depth
+        backslashes //= 2
+        depth += 1
+
+
+def _closing(text: str, at: int, char: str, depth: int) -> re.Match[str] | None:
+    """The mark that ends a string opened by ``char`` at ``depth``: the next such
+    mark at that depth or an outer one (which ends every string inside it too)."""
+    for mark in _QUOTE_RUN.finditer(text, at):
+        quote = _quote(mark)
+        if quote is not None and quote[0] == char and quote[1] <= depth:
+            return mark
+    return None
+
+
+def _bracket_end(text: str, at: int) -> int:
+    """Where the bracketed value at ``at`` ends (strings in it skipped)."""
+    level = 0
+    while (token := _STRUCTURE.search(text, at)) is not None:
+        at = token.end()
+        if token.group(2) is not None:  # a quotation mark: skip its string
+            quote = _quote(token)
+            if quote is not None:
+                closing = _closing(text, at, *quote)
+                if closing is None:
+                    return len(text)
+                at = closing.end()
+        elif token.group() in "[{":
+            level += 1
+        else:
+            level -= 1
+            if level <= 0:
+                return at
+    return len(text)

@@ -164,6 +164,12 @@ class Store(Protocol):
         """Where the state lives, for the health check and the banner."""
         ...
 
+    @property
+    def secret(self) -> bytes:
+        """Random bytes made once per store, the same in every process that shares it
+        (a reset keeps them): the key of the API-key fingerprints (``auth.fingerprint``)."""
+        ...
+
     def transaction(self) -> AbstractContextManager[object]:
         """One atomic write; table writes inside it join it. Nested calls join too.
         (What the context manager yields is the adapter's own business.)"""
@@ -171,6 +177,12 @@ class Store(Protocol):
 
     def savepoint(self) -> AbstractContextManager[None]:
         """Inside a transaction: undo just this block's writes if it raises."""
+        ...
+
+    def reserve(self, task_uuids: Collection[str]) -> AbstractContextManager[object]:
+        """Hold these taskUUIDs store-wide: until the block ends, no other process or
+        thread holds any of them, so a look for them (``tasks.live``) and their insert
+        made inside it are one atomic step. Taken before ``transaction()``."""
         ...
 
     def reset(self) -> None:

@@ -30,6 +30,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -39,7 +40,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures.process import BrokenProcessPool  # not loaded by the package
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import lifecycle
 from .config import MockConfig
@@ -159,7 +160,39 @@ def _render(root: str, spec: RenderSpec) -> str:
     cache = _caches.get(root)
     if cache is None:
         cache = _caches[root] = RenderCache(Path(root))
+    _drop_planted(cache.path_for(spec))
     return cache.get_or_render(spec).name
+
+
+# -- result files: never through a link ---------------------------------------------
+@dataclass(frozen=True)
+class MediaFile:
+    """A result file opened for reading (``Renders.open_file``): what is sent."""
+
+    file: BinaryIO
+    size: int
+    mtime: float
+
+
+def _genuine(status: os.stat_result) -> bool:
+    """A file a render made: regular, with no other name. A link placed in the media
+    folder, symbolic (never followed anyway) or hard, is not one."""
+    return stat.S_ISREG(status.st_mode) and status.st_nlink == 1
+
+
+def _is_genuine(path: Path) -> bool:
+    try:
+        return _genuine(os.lstat(path))
+    except OSError:
+        return False
+
+
+def _drop_planted(path: Path) -> None:
+    """Remove whatever is at a cache name but is not a rendered file (a link: the link
+    goes, not its target), so that the render puts the real one there."""
+    with contextlib.suppress(OSError):
+        if not _genuine(os.lstat(path)):
+            path.unlink()
 
 
 def _child_init(parent: int) -> None:
@@ -217,6 +250,29 @@ class Renders:
     def path(self, row: MediaRow) -> Path:
         # file_name comes from RenderCache (64 hex + a known extension), never from a URL.
         return self.root / row.file_name
+
+    def open_file(self, row: MediaRow) -> MediaFile | None:
+        """``row``'s file opened for reading, or None if it is not there.
+
+        Only a file right in the media folder, opened without following a link
+        (``O_NOFOLLOW``) and checked on the open descriptor: a link or a FIFO
+        placed under a cache name is neither served nor uploaded.
+        """
+        path = self.root / Path(row.file_name).name
+        try:
+            # O_NONBLOCK: opening a FIFO must not wait for a writer (a regular file ignores it).
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:  # missing, or a symbolic link (ELOOP)
+            return None
+        try:
+            status = os.fstat(fd)
+            if _genuine(status):
+                return MediaFile(os.fdopen(fd, "rb"), status.st_size, status.st_mtime)
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+        return None
 
     def defaults(self, model: str) -> Defaults:
         found = self._defaults.get(model)
@@ -309,7 +365,7 @@ class Renders:
     def _state(self, record: TaskRecord, row: MediaRow, *, kick: bool) -> ResultState:
         if row.error is not None:
             return ResultState(ready=False, error=row.error)
-        if self.path(row).is_file():
+        if _is_genuine(self.path(row)):
             return READY
         if kick:
             self.kick(record, row)
@@ -428,7 +484,8 @@ class Renders:
         if self._root is None or not self._root.is_dir():
             return
         for entry in self._root.iterdir():
-            if entry.is_file() and not entry.name.startswith("."):
+            # A link goes too (unlink removes the link, not its target).
+            if (entry.is_symlink() or entry.is_file()) and not entry.name.startswith("."):
                 with contextlib.suppress(FileNotFoundError):
                     entry.unlink()
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ApiError, ErrorItem
+from .limits import cap_errors
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,15 @@ class Reply:
     @classmethod
     def from_error(cls, error: ApiError) -> Reply:
         return cls.envelope([], error.errors, status=error.status, fault=error.fault)
+
+    def capped(self, max_errors: int) -> Reply:
+        """This reply with at most ``max_errors`` error items (``limits.cap_errors``)."""
+        errors = self.errors
+        if len(errors) <= max_errors:
+            return self
+        return Reply(
+            self.status, {**self.payload, "errors": cap_errors(errors, max_errors)}, self.fault
+        )
 
     @property
     def data(self) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ltxmock.validators import RequestValidator, default_validator
 
-from . import lifecycle
+from . import lifecycle, limits
 from .admission import Admission, admit
 from .auth import AUTHENTICATION
 from .config import MockConfig
@@ -46,7 +46,6 @@ from .request import ApiRequest
 
 GET_RESPONSE, PING, VIDEO_INFERENCE = "getResponse", "ping", "videoInference"
 PURGE_EVERY = 60.0  # seconds between lazy purges of expired tasks, per process
-SHARDS_RESCAN_AFTER = 0.05  # seconds a submit's duplicate check trusts the store's view
 
 log = logging.getLogger("ltxmock.server")
 
@@ -57,6 +56,7 @@ class _Exchange:
 
     request: ApiRequest
     at: float
+    max_errors: int  # error items the answer shows (``Reply.capped``)
     reply: Reply | None = None  # set when checked (refused, or read-only) or written
     admitted: Admission | None = None  # submits still to write
     drafts: Mapping[int, TaskRecord] = field(default_factory=dict)
@@ -68,9 +68,10 @@ class _Exchange:
 
     @property
     def answer(self) -> Reply:
+        """What is sent and journaled: every reply of the service leaves through here."""
         if self.reply is None:  # never written: nothing of it was stored
             return Reply.envelope([], [internal_server_error()], status=500)
-        return self.reply
+        return self.reply.capped(self.max_errors)
 
 
 class MockService:
@@ -121,8 +122,11 @@ class MockService:
         """
         exchanges = [self._check(request) for request in requests]
         try:
-            with self.store.transaction():
-                known = self._known_tasks(exchanges)
+            # The UUIDs to submit are held store-wide, so that looking for them in
+            # every worker's tasks and storing them is one step (exactly once).
+            submitted, at = _submitted(exchanges)
+            with self.store.reserve(submitted), self.store.transaction():
+                known = self.store.tasks.live(submitted, now=at) if submitted else {}
                 for exchange in exchanges:
                     self._write(exchange, known)
         except Exception as exc:  # nothing of the batch was stored
@@ -170,16 +174,20 @@ class MockService:
     # -- the three steps of a batch -------------------------------------------------
     def _check(self, request: ApiRequest) -> _Exchange:
         """Everything before the writes: checks, polls, drafts of new tasks."""
-        if request.refusal is not None:
-            exchange = _Exchange(request, self._clock(request))
-            exchange.reply = Reply.from_error(request.refusal)
+        # Too many tasks: refused before authentication and before any task is validated.
+        refusal = request.refusal or limits.too_many_tasks(
+            request.body, self.config.max_tasks_per_request
+        )
+        if refusal is not None:
+            exchange = self._exchange(request)
+            exchange.reply = Reply.from_error(refusal)
             return exchange
         submits = _submits(request.body)
         if submits:
             # Before the clock is read and any lock taken: the first import takes
             # a good part of a second, and the task's latency starts after it.
             self.results.load()
-        exchange = _Exchange(request, self._clock(request))
+        exchange = self._exchange(request)
         try:
             admitted = admit(
                 request.body,
@@ -188,6 +196,7 @@ class MockService:
                 api_keys=self.config.api_keys,
                 faults=self.faults,
                 validator=self.validator,
+                secret=self.store.secret,
             )
             self._maybe_purge(exchange.at)
             if submits:
@@ -198,6 +207,9 @@ class MockService:
         except Exception as exc:
             exchange.reply = self._failure(exc, request)
         return exchange
+
+    def _exchange(self, request: ApiRequest) -> _Exchange:
+        return _Exchange(request, self._clock(request), self.config.max_error_items)
 
     def _clock(self, request: ApiRequest) -> float:
         return self.now() if request.now is None else request.now
@@ -242,7 +254,7 @@ class MockService:
     def _run(self, exchange: _Exchange, admitted: Admission, known: dict[str, TaskRecord]) -> Reply:
         """The reply to an admitted request; new tasks are appended to ``accepted``.
 
-        ``known``: the live tasks of the submitted UUIDs (``_known_tasks``), kept
+        ``known``: the live tasks of the submitted UUIDs (``_submitted``), kept
         up to date as tasks are stored.
         """
         data: list[dict[str, Any]] = []
@@ -306,22 +318,6 @@ class MockService:
         self.deliveries.schedule(record, base_url=self._base_url(exchange), now=at)
         exchange.accepted.append(record)
         return lifecycle.ack(record)
-
-    def _known_tasks(self, exchanges: Sequence[_Exchange]) -> dict[str, TaskRecord]:
-        """The live stored tasks among the UUIDs these exchanges submit (one query)."""
-        uuids: dict[str, str] = {}
-        at = math.inf
-        for exchange in exchanges:
-            if exchange.admitted is None or exchange.reply is not None:
-                continue
-            at = min(at, exchange.at)
-            for task in exchange.request.body:  # admitted: a list of valid tasks
-                if task["taskType"] == VIDEO_INFERENCE:
-                    uuids.setdefault(task["taskUUID"].lower(), task["taskUUID"])
-        if not uuids:
-            return {}
-        # Most submits are new, and a retry lands much later than a few ms.
-        return self.store.tasks.live(list(uuids.values()), now=at, rescan_after=SHARDS_RESCAN_AFTER)
 
     def _draft(
         self, task: Mapping[str, Any], owner: str, at: float, failure: Fault | None
@@ -391,6 +387,21 @@ def pong(task: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(task.get("taskUUID"), str):
         answer["taskUUID"] = task["taskUUID"]
     return answer
+
+
+def _submitted(exchanges: Sequence[_Exchange]) -> tuple[list[str], float]:
+    """The UUIDs the admitted submits of a batch carry (one spelling each), and the
+    batch's earliest time: tasks live then are known."""
+    uuids: dict[str, str] = {}
+    at = math.inf
+    for exchange in exchanges:
+        if exchange.admitted is None or exchange.reply is not None:
+            continue
+        at = min(at, exchange.at)
+        for task in exchange.request.body:  # admitted: a list of valid tasks
+            if task["taskType"] == VIDEO_INFERENCE:
+                uuids.setdefault(task["taskUUID"].lower(), task["taskUUID"])
+    return list(uuids.values()), at
 
 
 def _submits(body: Any) -> bool:

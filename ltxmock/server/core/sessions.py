@@ -14,6 +14,7 @@ frames that were in flight at the moment of the drop are affected.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 import uuid
@@ -38,7 +39,7 @@ class Outlet(Protocol):
 @dataclass
 class Session:
     uuid: str
-    owner: str  # fingerprint of the API key that opened it: only that key resumes it
+    owner: str  # keyed fingerprint of the API key that opened it: only that key resumes it
     outlet: Outlet | None = None
     # Frames that could not be sent, with the monotonic time they were parked.
     pending: deque[tuple[float, str]] = field(default_factory=deque)
@@ -50,10 +51,16 @@ class SessionStore:
     """Every session of this process, keyed by ``connectionSessionUUID``."""
 
     def __init__(
-        self, resume_window: float = 120.0, clock: Callable[[], float] = time.monotonic
+        self,
+        resume_window: float = 120.0,
+        clock: Callable[[], float] = time.monotonic,
+        secret: bytes | None = None,
     ) -> None:
         self.resume_window = resume_window
         self._clock = clock
+        # Sessions never leave this process, so neither does the key of their
+        # owners' fingerprints: a fresh random one unless given.
+        self._secret = secret if secret is not None else secrets.token_bytes(32)
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
@@ -73,7 +80,7 @@ class SessionStore:
         has sent the authentication reply.
         """
         self.purge()
-        owner = fingerprint(api_key)
+        owner = fingerprint(api_key, self._secret)
         wanted = _valid_uuid(requested)
         with self._lock:
             known = self._sessions.get(wanted) if wanted else None

@@ -1,4 +1,9 @@
-"""``/__ltxmock/``: control the mock from tests and curl (no auth: it is local).
+"""``/__ltxmock/``: control the mock from tests and curl.
+
+Guarded by ``admin_guard`` (before routing): a request that changes something
+sends ``Content-Type: application/json`` (even without a body) and no foreign
+``Origin``; without ``--admin-token`` the ``Host`` must be this machine, with it
+every route but health needs the token.
 
 GET    /__ltxmock/health          liveness, version, store, task count
 GET    /__ltxmock/faults          the fault rules

@@ -2,8 +2,9 @@
 
 The app carries everything of the mock but ``ltxmock serve``'s runtime:
 ``POST /v1`` (``rest``), the WebSocket (``websocket``), the admin API
-(``admin``) and the result files (``downloads``). The ``MockService`` and its
-WebSocket hub are in ``app.extensions`` (``service_of``, ``hub_of``).
+(``admin``, behind ``admin_guard``) and the result files (``downloads``). The
+``MockService`` and its WebSocket hub are in ``app.extensions`` (``service_of``,
+``hub_of``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ltxmock.server.core.service import MockService
 from ltxmock.server.store import open_store
 
 from .admin import admin
+from .admin_guard import guard_admin
 from .downloads import downloads
 from .responses import SERVICE_EXTENSION, current_service, json_response
 from .rest import rest
@@ -57,6 +59,7 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
     service = create_service(config)
     app.extensions[SERVICE_EXTENSION] = service
     app.register_blueprint(rest)
+    app.before_request(guard_admin)  # /__ltxmock/*, before routing: admin_guard.py
     app.register_blueprint(admin)
     app.register_blueprint(downloads)  # the videoURLs: /video/os/<6 hex>/ws/2/vi/<uuid>.<ext>
     register_websocket(app, WebSocketHub(service))  # ws://HOST:PORT/v1, same port as REST

@@ -2,8 +2,9 @@
 
 The route takes a UUID and a known extension only; the file is found through
 its ``MediaRow`` (a RenderCache name, stored or derived from the task the
-videoUUID names), so nothing from the URL ever becomes part of a path.
-Werkzeug's ``send_file`` does the HTTP: Content-Type, Content-Length,
+videoUUID names), so nothing from the URL ever becomes part of a path, and
+it is opened without following links (``Renders.open_file``). The answer is
+what Werkzeug's ``send_file`` gives for a path: Content-Type, Content-Length,
 ``Range`` (206, ``Content-Range``, ``Accept-Ranges: bytes``),
 ``ETag``/``If-None-Match`` (304) and ``If-Modified-Since``.
 
@@ -17,11 +18,15 @@ crowd it.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
-from flask import Blueprint, Response, send_file
+from flask import Blueprint, Response, request
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.wsgi import wrap_file
 
 from ltxmock.server.core import lifecycle
 from ltxmock.server.core.errors import error_item
+from ltxmock.server.core.renders import MediaFile
 
 from .responses import current_service, json_response
 
@@ -71,19 +76,33 @@ def video(shard: str, name: str) -> Response:
         state = service.results.states(record)[row.result_index]
     if not state.ready:
         return _not_found("failed" if state.error is not None else "is still being rendered")
-    try:
-        response = send_file(
-            service.results.path(row),
-            mimetype=row.content_type,
-            conditional=True,
-            etag=True,
-            max_age=None,
-            # Saved as <videoUUID>.<ext>, like the URL, not as the cache file's name.
-            download_name=f"{video_uuid}.{extension}",
-        )
-    except FileNotFoundError:  # purged between the check and the open
+    media = service.results.open_file(row)
+    if media is None:  # purged between the check and the open, or not a rendered file
         return _not_found()
+    # Saved as <videoUUID>.<ext>, like the URL, not as the cache file's name.
+    response = _send(media, row.content_type, f"{video_uuid}.{extension}", row.file_name)
     response.headers["Accept-Ranges"] = "bytes"
+    return response
+
+
+def _send(media: MediaFile, mimetype: str, download_name: str, file_name: str) -> Response:
+    """``send_file``'s answer for an open file (it only knows the size and the
+    times of a path): Content-Length, Last-Modified, ETag, then Range and the
+    conditional headers."""
+    response = Response(
+        wrap_file(request.environ, media.file), mimetype=mimetype, direct_passthrough=True
+    )
+    response.content_length = media.size
+    response.last_modified = datetime.fromtimestamp(media.mtime, UTC)
+    response.cache_control.no_cache = True
+    response.headers.set("Content-Disposition", "inline", filename=download_name)
+    # The cache name is the render's hash: with the size and time, it names these bytes.
+    response.set_etag(f"{file_name.partition('.')[0][:16]}-{media.size}-{media.mtime}")
+    try:  # answers 206 or 304 in place
+        response.make_conditional(request.environ, accept_ranges=True, complete_length=media.size)
+    except RequestedRangeNotSatisfiable:
+        media.file.close()
+        raise
     return response
 
 

@@ -77,6 +77,14 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         help="largest accepted request body (default %(default)s = 4 MiB)",
     )
     add(
+        "--max-tasks-per-request",
+        type=int,
+        default=default.max_tasks_per_request,
+        metavar="N",
+        help="most tasks in one request, an authentication element aside; more get a 400 "
+        "tooManyTasks before any is validated (default %(default)s; the SDKs send one)",
+    )
+    add(
         "--result-ttl",
         type=int,
         default=default.result_ttl,
@@ -84,6 +92,20 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         help="how long results stay pollable if a task sets no ttl (default %(default)s)",
     )
     add("--public-base-url", metavar="URL", help="prefix of videoURLs (default: the request's)")
+    add(
+        "--admin-token",
+        metavar="TOKEN",
+        help="require 'Authorization: Bearer TOKEN' on the admin API (/__ltxmock/, all but "
+        "health); default $LTXMOCK_ADMIN_TOKEN, which keeps it out of the process list",
+    )
+    add(
+        "--callback-allow",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="send webhooks and uploads only to this host (repeatable; default: any host "
+        "but the mock itself)",
+    )
     add(
         "--webhook-envelope",
         choices=("flat", "wrapped"),
@@ -132,8 +154,11 @@ def run_serve(args: argparse.Namespace) -> int:
             api_keys=tuple(args.api_keys),
             data_dir=args.data_dir,
             max_body_bytes=args.max_body_bytes,
+            max_tasks_per_request=args.max_tasks_per_request,
             result_ttl=args.result_ttl,
             public_base_url=args.public_base_url,
+            admin_token=args.admin_token or os.environ.get("LTXMOCK_ADMIN_TOKEN") or None,
+            callback_allow=tuple(args.callback_allow),
             webhook_envelope=args.webhook_envelope,
             render_mode=args.render_mode,
         )

@@ -103,8 +103,11 @@ class GuardedProtocol(asyncio.Protocol):
         # Where the current request is, as the guard's own parser sees it.
         self._in_message = False
         self._in_headers = False
-        self._header_bytes = 0  # of the headers parsed whole (on_url, on_header)
-        self._raw_header_bytes = 0  # read while the headers are still incomplete
+        self._header_bytes = 0  # read so far of a request whose headers are incomplete
+        # What happened during the last read: a request ended, another began after
+        # that, a request's headers ended.
+        self._ended = self._began_after_end = self._headers_done = False
+        self._phase: str | None = None  # what the armed timer waits for
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -121,7 +124,7 @@ class GuardedProtocol(asyncio.Protocol):
     # -- asyncio.Protocol ----------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
-        self._arm(self.limits.header_timeout, HTTPStatus.REQUEST_TIMEOUT)
+        self._arm("headers")  # the first request, too, must arrive in time
         guarded = GuardedTransport(self._transport, self)
         self._inner.connection_made(cast(asyncio.Transport, guarded))
 
@@ -134,6 +137,8 @@ class GuardedProtocol(asyncio.Protocol):
         if self._passthrough:
             self._inner.data_received(data)
             return
+        carried = self._header_bytes if self._in_headers else 0  # of headers begun earlier
+        self._headers_done = self._ended = self._began_after_end = False
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -142,16 +147,31 @@ class GuardedProtocol(asyncio.Protocol):
         except httptools.HttpParserError:
             self._refuse(400, "invalidHttp", "The request is not valid HTTP/1.1.")
             return
-        if self._in_headers:
-            self._raw_header_bytes += len(data)  # all of it header bytes, so far
-        limit = self.limits.max_header_bytes
-        if self._header_bytes > limit or (self._in_headers and self._raw_header_bytes > limit):
+        if self._began_after_end:
+            # A request that starts after another one's end, inside this read: where
+            # is not known, so its headers count from the next read (this one is
+            # bounded by the read size anyway).
+            self._header_bytes = 0
+        elif self._in_headers:  # every byte of this read is a header byte
+            self._header_bytes = carried + len(data)
+        elif self._headers_done:  # they end in this read: measure them exactly
+            self._header_bytes = carried + data.find(b"\r\n\r\n") + 4
+        if self._header_bytes > self.limits.max_header_bytes:
             self._refuse(
                 431,
                 "headersTooLarge",
                 f"The request's headers exceed {self.limits.max_header_bytes} bytes.",
             )
             return
+        # A timer only for a request this read left incomplete: most arrive whole.
+        if self._passthrough:
+            pass
+        elif self._in_headers:
+            self._arm("headers")
+        elif self._in_message:
+            self._arm("body")
+        elif self._phase is not None:
+            self._disarm()
         self._inner.data_received(data)
 
     def eof_received(self) -> bool | None:
@@ -177,34 +197,27 @@ class GuardedProtocol(asyncio.Protocol):
             self._close()
             return
         self._lingering = True  # the answer is written; read the rest, then close
-        self._arm(self.limits.linger_timeout, None)
+        self._arm("linger")
 
     def handed_over(self) -> None:
         self._passthrough = True
         self._disarm()
 
-    # -- httptools callbacks: where the request is, and the timer that goes with it -------
+    # -- httptools callbacks: where the request is -------------------------------------
     def on_message_begin(self) -> None:
         self._in_message = self._in_headers = True
-        self._header_bytes = self._raw_header_bytes = 0
-        if not self._lingering:
-            self._arm(self.limits.header_timeout, HTTPStatus.REQUEST_TIMEOUT)
-
-    def on_url(self, url: bytes) -> None:
-        self._header_bytes += len(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_bytes += len(name) + len(value) + 4
+        self._header_bytes = 0
+        self._began_after_end = self._ended
+        if self._phase == "headers":
+            self._disarm()  # each request's headers get their own time
 
     def on_headers_complete(self) -> None:
         self._in_headers = False
-        if not self._lingering:
-            self._arm(self.limits.body_timeout, HTTPStatus.REQUEST_TIMEOUT)
+        self._headers_done = True
 
     def on_message_complete(self) -> None:
         self._in_message = self._in_headers = False
-        if not self._lingering:
-            self._disarm()
+        self._ended = True
 
     # -- the rest --------------------------------------------------------------------
     def _drain(self, data: bytes) -> None:
@@ -223,21 +236,29 @@ class GuardedProtocol(asyncio.Protocol):
             transport.write(refusal(status, code, message))
         self._close()
 
-    def _timed_out(self, status: HTTPStatus | None) -> None:
-        self._timer = None
-        if status is None or self._lingering:
-            self._close()
+    def _timed_out(self) -> None:
+        phase, self._timer, self._phase = self._phase, None, None
+        if phase == "linger" or not self._in_message:
+            self._close()  # nothing to answer: lingered enough, or no request was begun
             return
-        if not self._in_message:
-            self._close()  # a connection that never sent a request: nothing to answer
-            return
-        self._refuse(int(status), "requestTimeout", "The request was not received in time.")
+        what = "headers were" if phase == "headers" else "body was"
+        self._refuse(408, "requestTimeout", f"The request's {what} not received in time.")
 
-    def _arm(self, seconds: float, status: HTTPStatus | None) -> None:
+    def _arm(self, phase: str) -> None:
+        """Wait ``phase``'s time (from now, unless already waiting for it)."""
+        if self._phase == phase:
+            return
         self._disarm()
-        self._timer = self._loop.call_later(seconds, self._timed_out, status)
+        seconds = {
+            "headers": self.limits.header_timeout,
+            "body": self.limits.body_timeout,
+            "linger": self.limits.linger_timeout,
+        }[phase]
+        self._phase = phase
+        self._timer = self._loop.call_later(seconds, self._timed_out)
 
     def _disarm(self) -> None:
+        self._phase = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

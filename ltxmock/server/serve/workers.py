@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ltxmock.server.core.addresses import is_loopback
 from ltxmock.server.core.channel import HARD_LIMIT_FACTOR
 from ltxmock.server.core.config import MIB, MockConfig
 
@@ -169,17 +170,35 @@ def announce(arbiter: Any, config: MockConfig, workers: int, scratch: Path | Non
     from ltxmock.validators.documents import packaged_documents
 
     models = ", ".join(f"{doc.air_id} ({doc.title})" for doc in packaged_documents())
+    admin = f"http://{host}:{port}/__ltxmock/health"
+    if config.admin_token:
+        admin += ", token required"
     lines = [
         f"ltxmock: Runware API mock for {models} listening on {http}",
-        f"  REST endpoint: POST {http}   (admin: http://{host}:{port}/__ltxmock/health)",
+        f"  REST endpoint: POST {http}   (admin: {admin})",
         f"  latency {config.latency:g} s, store {store}, auth: {keys}, workers {workers}, "
         f"max body {_size(config.max_body_bytes)}",
         "  Point the official Python SDK (runware-sdk) at it:",
         f'    Runware(api_key="{example}", transport="rest", '
         f'http_base_url="{http}", ws_base_url="{ws}")',
+        *exposure_warning(config),
         "  Press Ctrl-C to stop.",
     ]
     print("\n".join(lines), flush=True)
+
+
+def exposure_warning(config: MockConfig) -> list[str]:
+    """Banner lines for a mock others can reach whose admin API has no token (the token
+    itself is never printed)."""
+    if config.admin_token or is_loopback(config.host):
+        return []
+    return [
+        f"  WARNING: listening on {config.host}, beyond this machine, without --admin-token:",
+        "    anyone who can reach this port can reset the mock (every task, result, fault",
+        "    and log gone), add faults that fail your runs, and read the request journal",
+        "    (request and reply bodies) and the delivery log (webhook and upload targets).",
+        "    Set --admin-token TOKEN (or LTXMOCK_ADMIN_TOKEN), or bind --host 127.0.0.1.",
+    ]
 
 
 def _size(n: int) -> str:

@@ -1,11 +1,13 @@
 """The tables every shard file holds, and the schema version check.
 
 Every shard (``ltxmock.sqlite3`` and each ``ltxmock-<k>.sqlite3``) has the
-same tables; a row lives in the shard of the process that created it.
+same tables; a row lives in the shard of the process that created it. Shard 0's
+``meta`` also keeps the store's fingerprint secret (``read_secret``).
 """
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 
 from ltxmock.server.core.ports import StoreError
@@ -119,3 +121,18 @@ def write_schema(conn: sqlite3.Connection, *, description: str = "the database")
             f"{description} has schema version {row[0]}, this ltxmock uses "
             f"{SCHEMA_VERSION}; point --data-dir at a new directory"
         )
+
+
+def read_secret(conn: sqlite3.Connection, *, create: bool) -> bytes | None:
+    """The store's fingerprint secret (``Store.secret``), kept in shard 0's ``meta``.
+
+    ``create``: make it if missing (inside a write transaction, so that
+    processes opening a new store at once all read the one that got written).
+    A data dir made before there was a secret gets one on its next open; the
+    fingerprints its tasks were stored with (unkeyed) then match no key.
+    """
+    if create:
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('secret', ?)", (secrets.token_hex(32),))
+    row = conn.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
+    # The text's bytes are the HMAC key: 64 random hex digits, 256 bits.
+    return str(row[0]).encode("utf-8") if row is not None else None

@@ -13,6 +13,7 @@ the change marker and one object per table.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -24,7 +25,8 @@ from .faults import FaultTable
 from .journal import JournalTable
 from .marker import ChangeMarker
 from .media import MediaTable
-from .schema import DATA_TABLES
+from .reservations import Reservations
+from .schema import DATA_TABLES, read_secret
 from .shards import create_data_dir
 from .tasks import TaskTable
 
@@ -52,6 +54,8 @@ class SqliteStore:
         self.journal = JournalTable(self.engine)
         self.media = MediaTable(self.engine)
         self.deliveries = DeliveryTable(self.engine)
+        self._secret = self._load_secret()
+        self._reservations = Reservations(path)
 
     @property
     def path(self) -> Path | None:
@@ -63,10 +67,32 @@ class SqliteStore:
         """Where the state lives, for the health check and the banner."""
         return self.engine.description
 
+    @property
+    def secret(self) -> bytes:
+        """The key of the API-key fingerprints: made once per store (in memory: per
+        store object), shared by every process of a data dir."""
+        return self._secret
+
+    def _load_secret(self) -> bytes:
+        with self.engine.reading(self.engine.home) as conn:
+            found = read_secret(conn, create=False)
+        if found is not None:
+            return found
+        # Missing (a new store, or one made before secrets): the write lock makes
+        # every process that opens it now read the same one.
+        with self.engine.transaction(self.engine.home) as conn:
+            made = read_secret(conn, create=True)
+        assert made is not None
+        return made
+
     def transaction(self) -> AbstractContextManager[object]:
         """One atomic write on this process's shard; table writes inside it join it,
         and so do nested calls."""
         return self.engine.transaction()
+
+    def reserve(self, task_uuids: Collection[str]) -> AbstractContextManager[object]:
+        """Hold these UUIDs store-wide (``reservations.py``); take it before the transaction."""
+        return self._reservations.hold(task_uuids)
 
     def savepoint(self) -> AbstractContextManager[None]:
         """Inside a transaction: undo just this block's writes if it raises."""
@@ -89,6 +115,7 @@ class SqliteStore:
     def close(self, *, wait: float = 10.0) -> None:
         """Refuse new work, let running statements finish (up to ``wait`` s), close."""
         self.engine.close(wait=wait)
+        self._reservations.close()
 
 
 def _conforms(store: SqliteStore) -> ports.Store:

@@ -37,7 +37,11 @@ def record_of(
     task: dict[str, Any], *, now: float = START, latency: float = 0, ttl: float = 3600
 ) -> TaskRecord:
     return new_task(
-        task, key_fingerprint=fingerprint(API_KEY), now=now, latency=latency, default_ttl=ttl
+        task,
+        key_fingerprint=fingerprint(API_KEY, b"test"),
+        now=now,
+        latency=latency,
+        default_ttl=ttl,
     )
 
 
@@ -261,7 +265,9 @@ def test_a_database_of_schema_version_1_is_upgraded(tmp_path: Path) -> None:
     raw.close()
     SqliteStore(path).close()
     raw = sqlite3.connect(path)
-    assert raw.execute("SELECT value FROM meta").fetchall() == [(SCHEMA_VERSION,)]
+    assert raw.execute("SELECT value FROM meta WHERE key = 'schema'").fetchall() == [
+        (SCHEMA_VERSION,)
+    ]
     raw.close()
 
 
