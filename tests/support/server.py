@@ -164,6 +164,20 @@ class MockClient:
         return self.request(method, f"/__ltxmock{path}", **options)
 
 
+# Retries within tenths of a second, so delivery tests wait little.
+FAST_DELIVERIES: dict[str, Any] = {
+    "delivery_backoff": 0.02,
+    "delivery_backoff_cap": 0.1,
+    "delivery_poll_interval": 0.02,
+}
+
+
+def delivery_mock(data_dir: Path, **overrides: Any) -> MockClient:
+    """A mock on ``data_dir`` that renders in a thread and retries deliveries fast."""
+    config = MockConfig(latency=0, render_executor="thread", data_dir=data_dir, **FAST_DELIVERIES)
+    return MockClient(create_app(config.replace(**overrides)))
+
+
 def _answer(status: int, payload: bytes, headers: Mapping[str, str]) -> Answer:
     content_type = headers.get("Content-Type", "")
     assert content_type == "application/json", f"HTTP {status} answered as {content_type!r}"

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from support.server import MockClient, video_task
+from support.server import MockClient, delivery_mock, video_task
 
-from ltxmock.server import MockConfig, create_app
+from ltxmock.server import MockConfig
 from ltxmock.server.core.callback_targets import (
     OwnAddress,
     TargetRefusedError,
@@ -24,11 +24,6 @@ from ltxmock.server.core.callback_targets import (
 )
 from ltxmock.server.core.deliveries import redact_url, send
 
-FAST: dict[str, Any] = {
-    "delivery_backoff": 0.02,
-    "delivery_backoff_cap": 0.1,
-    "delivery_poll_interval": 0.02,
-}
 BASE = "http://127.0.0.1:8123"  # the mock as a client reached it
 OWN = OwnAddress.of(MockConfig(port=0), BASE)
 SECRET = "s3cr3t-sig"
@@ -215,14 +210,11 @@ def test_a_connection_that_reached_the_mock_is_closed_unsent(listener: Listener)
 
 
 # -- deliveries: final at once, never retried --------------------------------------------
-def mock(tmp_path: Path, **overrides: Any) -> MockClient:
-    config = MockConfig(latency=0, render_executor="thread", data_dir=tmp_path, **FAST)
-    return MockClient(create_app(config.replace(**overrides)))
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[MockClient]:
-    made = mock(tmp_path)
+    made = delivery_mock(tmp_path)
     yield made
     made.service.close()
 
@@ -275,7 +267,7 @@ def test_a_webhook_at_the_mocks_own_reset_is_never_sent(client: MockClient) -> N
 def test_the_allow_list_lets_listed_receivers_through_only(
     tmp_path: Path, listener: Listener
 ) -> None:
-    client = mock(tmp_path, callback_allow=(f"127.0.0.1:{listener.port}",))
+    client = delivery_mock(tmp_path, callback_allow=(f"127.0.0.1:{listener.port}",))
     try:
         allowed = video_task(webhookURL=f"http://127.0.0.1:{listener.port}/hook?token={SECRET}")
         other_port = listener.port + 1 if listener.port < 65535 else listener.port - 1

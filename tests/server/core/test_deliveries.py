@@ -14,11 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.server import LiveServer, MockClient, video_task
-
-from ltxmock.server import MockConfig, create_app
-
-FAST = {"delivery_backoff": 0.02, "delivery_backoff_cap": 0.1, "delivery_poll_interval": 0.02}
+from support.server import LiveServer, MockClient, delivery_mock, video_task
 
 
 @dataclass
@@ -92,14 +88,9 @@ def receiver() -> Iterator[Receiver]:
         yield running
 
 
-def mock(tmp_path: Path, **overrides: Any) -> MockClient:
-    config = MockConfig(latency=0, render_executor="thread", data_dir=tmp_path, **FAST)
-    return MockClient(create_app(config.replace(**overrides)))
-
-
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[MockClient]:
-    made = mock(tmp_path)
+    made = delivery_mock(tmp_path)
     yield made
     made.service.close()
 
@@ -171,7 +162,7 @@ def test_a_receiver_failing_twice_gets_three_attempts_and_one_delivery(
 
 
 def test_exhausted_attempts_mark_the_delivery_failed(tmp_path: Path) -> None:
-    client = mock(tmp_path, delivery_max_attempts=3)
+    client = delivery_mock(tmp_path, delivery_max_attempts=3)
     try:
         with Receiver([500] * 10) as broken:
             task = video_task(webhookURL=f"{broken.base}/hook")
@@ -188,7 +179,7 @@ def test_connection_errors_and_timeouts_are_retried(tmp_path: Path) -> None:
     with socket.socket() as placeholder:
         placeholder.bind(("127.0.0.1", 0))
         port = placeholder.getsockname()[1]
-    client = mock(tmp_path, delivery_max_attempts=2)
+    client = delivery_mock(tmp_path, delivery_max_attempts=2)
     try:
         client.submit(video_task(webhookURL=f"http://127.0.0.1:{port}/nobody-home"))
         wait_for(lambda: client.service.deliveries.all()[0].state == "failed")
@@ -198,7 +189,7 @@ def test_connection_errors_and_timeouts_are_retried(tmp_path: Path) -> None:
 
 
 def test_wrapped_envelope(tmp_path: Path, receiver: Receiver) -> None:
-    client = mock(tmp_path, webhook_envelope="wrapped")
+    client = delivery_mock(tmp_path, webhook_envelope="wrapped")
     try:
         task = video_task(webhookURL=f"{receiver.base}/hook")
         client.submit(task)
@@ -210,7 +201,7 @@ def test_wrapped_envelope(tmp_path: Path, receiver: Receiver) -> None:
 
 @pytest.mark.parametrize("envelope", ["flat", "wrapped"])
 def test_a_failed_task_is_delivered_too(tmp_path: Path, receiver: Receiver, envelope: str) -> None:
-    client = mock(tmp_path, webhook_envelope=envelope)
+    client = delivery_mock(tmp_path, webhook_envelope=envelope)
     try:
         task = video_task(webhookURL=f"{receiver.base}/hook", uploadEndpoint=f"{receiver.base}/put")
         client.submit(task, headers={"X-Ltxmock-Fault": "task:providerError"})
