@@ -28,6 +28,10 @@ MAX_ECHOES = 64  # key values remembered per exchange
 # it, such a text is hidden whole (a body made of them must not cost seconds).
 TOKENIZED_LIMIT = 8192
 UNREAD = "[redacted: may hold a key]"
+# JSON text kept of one request or one reply: a larger one keeps an excerpt (its
+# first items, or its first characters) and says what was left out. With the
+# journal's entry limit, this bounds its size.
+MAX_KEPT = 64 * 1024
 
 
 class Journal:
@@ -96,6 +100,9 @@ def _safe_json(value: Any, redaction: Redaction | None = None) -> str:
     if redaction is None:
         redaction = Redaction()
     text = jsontext.dumps(value)
+    if len(text) > MAX_KEPT:
+        value = excerpt(value, text)
+        text = jsontext.dumps(value)
     if (
         len(text) <= MAX_STRING  # so no string in it is longer
         and text.count("[") + text.count("{") <= MAX_DEPTH  # so it nests no deeper
@@ -105,6 +112,25 @@ def _safe_json(value: Any, redaction: Redaction | None = None) -> str:
     ):
         return text  # the usual case: redact(value) == value
     return jsontext.dumps(redaction.value(value))
+
+
+def excerpt(value: Any, text: str) -> Any:
+    """What is kept of a body or reply whose JSON ``text`` is over ``MAX_KEPT``: a
+    list's first items and an item saying how many were left out, else the start of
+    its text (redacted as raw text)."""
+    if isinstance(value, list):
+        kept: list[Any] = []
+        size = 0
+        for item in value:
+            size += len(jsontext.dumps(item)) + 1
+            if size > MAX_KEPT:
+                break
+            kept.append(item)
+        left = len(value) - len(kept)
+        note = f"[{left} more items, {len(text)} characters in all, not kept]"
+        return [*kept, {"ltxmockJournal": note}]
+    start = value if isinstance(value, str) else text  # a raw body, or any other JSON
+    return f"{start[:MAX_KEPT]}...[{len(start)} characters in all]"
 
 
 def redact(value: Any) -> Any:

@@ -147,3 +147,33 @@ def test_redaction_shortens_huge_strings_and_hides_keys() -> None:
     assert len(safe[0]["image"]) < 300
     assert safe[0]["nested"]["APIKEY"] == REDACTED
     assert body[0]["nested"]["APIKEY"] == "k"  # a copy; the request is untouched
+
+
+# -- bounded entries --------------------------------------------------------------------
+def test_a_huge_request_is_journaled_as_an_excerpt(client: MockClient) -> None:
+    from ltxmock.server.core.journal import MAX_KEPT
+
+    tasks = [video_task(positivePrompt="x" * 1000) for _ in range(400)]  # ~500 KB
+    answer = client.submit(*tasks)
+    assert answer.status == 400  # over the task cap
+    entry = client.service.journal.last()
+    assert entry is not None
+    kept = entry.request
+    assert isinstance(kept, list)
+    assert 0 < len(kept) < len(tasks)
+    assert kept[:-1] == tasks[: len(kept) - 1]
+    assert kept[-1]["ltxmockJournal"].startswith(f"[{len(tasks) - len(kept) + 1} more items")
+    assert len(json.dumps(kept, separators=(",", ":"))) < MAX_KEPT + 200
+
+
+def test_a_huge_raw_body_is_journaled_as_its_start(client: MockClient) -> None:
+    from ltxmock.server.core.journal import MAX_KEPT
+
+    raw = '[{"taskType": "ping", "apiKey": "sk-hidden-0123456789"}' + " " * (300 * 1024)
+    assert client.post(raw=raw).status == 400  # not JSON: the raw text is journaled
+    entry = client.service.journal.last()
+    assert entry is not None
+    assert isinstance(entry.request, str)
+    assert len(entry.request) < MAX_KEPT  # long strings keep their start only
+    assert entry.request.startswith('[{"taskType": "ping", "apiKey": "[redacted]"}')
+    assert "sk-hidden" not in entry.request
