@@ -27,7 +27,7 @@ def inference() -> Response:
     parsed = parse_request(
         path=request.path,
         headers=headers,
-        body=_read_body(request.environ, limit),
+        body=_read_body(limit),
         limit=limit,
         base_url=host_url(request.scheme, request.host),
     )
@@ -35,7 +35,7 @@ def inference() -> Response:
     return json_response(reply.status, reply.payload)
 
 
-def _read_body(environ: dict[str, Any], limit: int) -> bytes:
+def _read_body(limit: int) -> bytes:
     """At most ``limit + 1`` bytes of the body; a refused body is drained (bounded),
     so that the connection stays usable for the 413."""
     stream = request.stream
