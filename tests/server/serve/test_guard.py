@@ -53,23 +53,34 @@ def connect(server: ThreadedServer) -> socket.socket:
 
 
 def read_response(conn: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """One whole response (Content-Length framed)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed after {data!r}")
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
+    """One whole response (Content-Length framed), and not a byte of the next one: a
+    pipelined response may arrive in the same segment, so the head is found by peeking."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        seen = conn.recv(65536, socket.MSG_PEEK)
+        if not seen:
+            raise ConnectionError("closed before a response")
+        end = seen.find(b"\r\n\r\n")
+        if end >= 0:
+            break
+        time.sleep(0.01)  # the head is still arriving
+    else:
+        raise TimeoutError(f"no whole head in 10 s: {seen[:200]!r}")
+    head = recv_exactly(conn, end + 4)[:-4]
     lines = head.decode("latin-1").split("\r\n")
     headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = conn.recv(65536)
+    body = recv_exactly(conn, int(headers.get("content-length", "0")))
+    return int(lines[0].split()[1]), headers, body
+
+
+def recv_exactly(conn: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
         if not chunk:
             break
-        body += chunk
-    return int(lines[0].split()[1]), headers, body[:length]
+        data += chunk
+    return data
 
 
 def closed_by_peer(conn: socket.socket) -> bool:
