@@ -24,7 +24,6 @@ from ltxmock.server.http.app import service_of
 from ltxmock.testing import MockServer
 
 CHROMIUM = Path(os.environ.get("LTXMOCK_CHROMIUM", "/usr/bin/chromium"))
-ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
 @pytest.fixture
