@@ -278,3 +278,65 @@ def test_the_lists_stay_bounded_and_each_poll_asks_a_bounded_page(
             assert int(limit.group(1)) <= 50
         if "/__ltxmock/tasks" in url:
             assert url.count("uuid=") <= 30
+
+
+CONTRAST = """
+(selector) => {
+  const rgb = (text) => (text.match(/[\\d.]+/g) || []).map(Number);
+  const luminance = ([r, g, b]) => {
+    const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (node) => {
+    for (; node; node = node.parentElement) {
+      const colour = rgb(getComputedStyle(node).backgroundColor);
+      if (colour.length === 3 || colour[3] > 0) return colour.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  return [...document.querySelectorAll(selector)].map((node) => {
+    const a = luminance(rgb(getComputedStyle(node).color));
+    const b = luminance(background(node));
+    return [node.textContent.slice(0, 30), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)];
+  });
+}
+"""
+
+
+def test_text_has_enough_contrast(page: Any, live: MockServer) -> None:
+    submit(live, video_task())
+    submit(live, video_task(seed=1))
+    submit(live, video_task(), **{"X-Ltxmock-Fault": "429"})
+    open_dashboard(page, live)
+    expect(page.locator("#request-list li")).to_have_count(3, timeout=WAIT)
+    page.locator("#request-list li summary").nth(1).click()
+    selectors = "h1, h2, th, td, .hint, .badge, .line, .note, button, label, dt, dd, summary span"
+    ratios = page.evaluate(CONTRAST, selectors)
+    assert len(ratios) > 40
+    low = [(text, round(ratio, 2)) for text, ratio in ratios if ratio < 4.5]
+    assert not low, f"text under the 4.5:1 contrast of WCAG AA: {low}"
+
+
+def test_a_screenshot_of_a_dashboard_at_work(page: Any, live: MockServer) -> None:
+    """The README's picture (docs/dashboard.png is a copy of artifacts/dashboard.png):
+    finished and failed tasks, a rejected request opened, a fault set, a lint error."""
+    submit(live, video_task(includeCost=True, positivePrompt="A heron lands on a frozen pond"))
+    submit(live, video_task(includeCost=True, width=2560, height=1440, duration=8))
+    submit(live, video_task(), **{"X-Ltxmock-Fault": "task:timeoutProvider"})
+    submit(live, video_task(duration=7, seed=3))
+    open_dashboard(page, live)
+    expect(page.locator("#task-rows tr[data-status=success]")).to_have_count(2, timeout=WAIT)
+    expect(page.locator("#task-rows tr[data-status=error]")).to_have_count(1, timeout=WAIT)
+    page.get_by_label("HTTP status").select_option("503")
+    page.get_by_label("Times (empty: until removed)").fill("2")
+    page.get_by_role("button", name="Add fault").click()
+    expect(page.locator("#fault-list li")).to_have_count(1)
+    page.locator("#request-list li summary").first.click()
+    text = page.get_by_label("Task or request body (JSON)").input_value()
+    page.get_by_label("Task or request body (JSON)").fill(
+        text.replace('"height": 1080', '"height": 1440')
+    )
+    expect(page.locator("#lint-view .line.bad")).to_have_count(1, timeout=WAIT)
+    for video in page.locator("video").element_handles():
+        page.wait_for_function("v => v.readyState >= 2", arg=video, timeout=WAIT)
+    shot(page, "dashboard")
