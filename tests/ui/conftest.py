@@ -58,8 +58,11 @@ def client(mock_app: Flask, service: MockService) -> MockClient:
 # -- the browser tests -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module scope, not session: Playwright's sync API keeps an event loop running
+    # in this thread while it is started, and later tests of the same worker that
+    # call asyncio.run() (tests/server/http/test_parity.py) would fail.
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")

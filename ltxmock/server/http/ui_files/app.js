@@ -13,6 +13,9 @@ const MAX_REQUESTS = 100;
 const MAX_TASKS = 30;
 const HEALTH_EVERY = 5; // polls between two health reads (the store's task count)
 
+// captured: a callback to a reserved name, kept by the mock instead of sent.
+const DELIVERY_LOOK = { delivered: "good", captured: "good", pending: "warn", skipped: "warn" };
+
 const $ = (id) => document.getElementById(id);
 const state = {
   cursor: 0,
@@ -75,7 +78,7 @@ function requestItem(entry) {
   const types = [...new Set(tasksOf(entry).map((t) => t.taskType).filter((t) => typeof t === "string"))];
   summary.append(
     el("span", time(entry.at), "when"),
-    el("span", `${entry.transport === "ws" ? "WS" : "REST"} ${entry.method} ${entry.path}`, "what"),
+    el("span", entry.transport === "ws" ? `WebSocket ${entry.path}` : `${entry.method} ${entry.path}`, "what"),
     el("span", entry.status, "code"),
     el("span", text, `badge ${kind}`),
     el("span", types.join(", "), "types"),
@@ -152,7 +155,7 @@ function deliveriesCell(view) {
     const line = el("li");
     line.append(
       el("span", `${d.kind} #${d.result_index}`, "what"),
-      el("span", d.state, `badge ${d.state === "delivered" ? "good" : d.state === "pending" ? "warn" : "bad"}`),
+      el("span", d.state, `badge ${DELIVERY_LOOK[d.state] || "bad"}`),
       el("span", `${d.attempts} attempt${d.attempts === 1 ? "" : "s"}`),
     );
     const detail = el("details");
