@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 from playwright.sync_api import expect
-from support.server import API_KEY, video_task
+from support.server import API_KEY, LiveServer, video_task
 from websockets.sync.client import connect
 
 from ltxmock.testing import MockServer
@@ -74,6 +74,20 @@ def test_a_task_submitted_a_moment_earlier_is_seen_with_its_status(
         timeout=WAIT,
     )
     shot(page, "task")
+
+
+def test_ltxmock_serve_shows_a_task_submitted_a_moment_earlier(page: Any) -> None:
+    """The issue's "done when", on the real runtime: gunicorn, uvicorn workers, a data dir."""
+    with LiveServer("--workers", "2", latency=1.0) as server:
+        task = video_task(includeCost=True)
+        assert server.post([task]).status_code == 200
+        page.goto(f"{server.base}/__ltxmock/ui")
+        row = page.locator(f'#task-rows tr[data-task="{task["taskUUID"]}"]')
+        expect(row.locator(".badge").first).to_have_text(
+            re.compile("^(processing|success)$"), timeout=WAIT
+        )
+        expect(row).to_have_attribute("data-status", "success", timeout=WAIT)
+        expect(row.locator("td.cost")).to_have_text("$0.2400")
 
 
 def test_a_task_is_seen_processing_before_it_succeeds(page: Any, live: MockServer) -> None:
