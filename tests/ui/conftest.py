@@ -55,6 +55,15 @@ def client(mock_app: Flask, service: MockService) -> MockClient:
     return MockClient(mock_app)
 
 
+@pytest.fixture(scope="module")
+def shared_client() -> Iterator[MockClient]:
+    """One app for every example of a Hypothesis test (a function-scoped one would be
+    shared by the examples anyway, and Hypothesis refuses that)."""
+    app = create_app(MockConfig(render_mode="lazy"))
+    yield MockClient(app)
+    service_of(app).close()
+
+
 # -- the browser tests -------------------------------------------------------------------
 
 

@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support.server import FakeClock, MockClient, new_uuid, video_task
 
-from ltxmock.server import MockConfig, create_app
 from ltxmock.server.core.task_view import MAX_TASKS
 from ltxmock.server.http.admin import MAX_LINT_BYTES, MAX_LINT_PROBLEMS
 
@@ -86,8 +85,10 @@ def test_more_tasks_than_the_cap_are_refused(client: MockClient) -> None:
 
 
 @given(uuids=st.lists(st.text(min_size=1, max_size=60) | st.uuids().map(str), max_size=MAX_TASKS))
-def test_any_uuid_list_within_the_cap_is_answered(uuids: list[str]) -> None:
-    client = MockClient(create_app(MockConfig(render_mode="lazy")))
+def test_any_uuid_list_within_the_cap_is_answered(
+    shared_client: MockClient, uuids: list[str]
+) -> None:
+    client = shared_client
     known = video_task()
     client.submit(known)
     query = "&".join(f"uuid={quote(u, safe='')}" for u in [*uuids, known["taskUUID"]])
@@ -150,9 +151,8 @@ def test_lint_refuses_a_huge_text_and_a_wrong_shape(client: MockClient) -> None:
 
 
 @given(text=st.text(max_size=300))
-def test_lint_answers_any_text(text: str) -> None:
-    client = MockClient(create_app(MockConfig()))
-    answer = client.admin("POST", "/lint", {"text": text})
+def test_lint_answers_any_text(shared_client: MockClient, text: str) -> None:
+    answer = shared_client.admin("POST", "/lint", {"text": text})
     assert answer.status == 200
     for problem in answer.body["problems"]:
         assert isinstance(problem["code"], str)

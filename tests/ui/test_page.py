@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
+from support.server import MockClient
 
 from ltxmock.server import MockConfig, create_app
 from ltxmock.server.http.ui import FILES
@@ -101,8 +102,8 @@ def test_an_unchanged_file_is_not_sent_again(http: FlaskClient) -> None:
 
 
 @given(name=st.text(min_size=1, max_size=40).filter(lambda n: n not in FILES))
-def test_any_other_name_is_a_json_404(name: str) -> None:
-    response = create_app(MockConfig()).test_client().get(f"{UI}/{name}")
+def test_any_other_name_is_a_json_404(shared_client: MockClient, name: str) -> None:
+    response = shared_client.app.test_client().get(f"{UI}/{name}")
     if response.status_code == 200:  # a name the URL parser drops (blank): the page itself
         assert response.get_data() == INDEX
         return
