@@ -30,6 +30,7 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("scale", "scale.py", [], ["--tasks", "20000", "--http-tasks", "500"]),
     ("startup", "startup.py", [], ["--runs", "3"]),
     ("ws_concurrency", "ws_concurrency.py", [], []),
+    ("dashboard", "dashboard.py", [], ["--rounds", "1", "--duration", "2", "--busy", "2000"]),
 ]
 VERDICT = re.compile(r"\b(PASS|FAIL)\b")
 

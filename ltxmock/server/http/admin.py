@@ -15,6 +15,10 @@ DELETE /__ltxmock/requests        clear the journal
 GET    /__ltxmock/deliveries      webhooks and uploads, each with its attempts
                                   (?task=<taskUUID>)
 POST   /__ltxmock/reset           forget tasks, faults, journal, files and deliveries
+GET    /__ltxmock/tasks?uuid=<u>  these tasks' state, cost, videos and deliveries
+                                  (repeat uuid, at most 50; read-only, for the dashboard)
+POST   /__ltxmock/lint            {"text": "<a request body>"}: its problems, with line and
+                                  column (read-only, for the dashboard's playground)
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ import os
 from flask import Blueprint, Response, request
 
 from ltxmock import __version__
+from ltxmock.lint import lint_source
+from ltxmock.server.core import jsontext
 from ltxmock.server.core.errors import error_item
 from ltxmock.server.core.faults import Fault
+from ltxmock.server.core.task_view import task_views
 
 from .responses import current_service, json_response
 
@@ -104,6 +111,46 @@ def list_deliveries() -> Response:
 def reset() -> Response:
     current_service().reset()
     return json_response(200, {"reset": True})
+
+
+@admin.get("/tasks")
+def show_tasks() -> Response:
+    base_url = request.host_url.rstrip("/")
+    try:
+        views = task_views(current_service(), request.args.getlist("uuid"), base_url=base_url)
+    except ValueError as exc:
+        return _bad_request("tooManyTasks", str(exc))
+    return json_response(200, views)
+
+
+MAX_LINT_PROBLEMS = 100  # problems one answer lists (the rest are counted)
+MAX_LINT_BYTES = 256 * 1024  # a pasted payload, not a load test: bounds one lint's work
+
+
+@admin.post("/lint")
+def lint() -> Response:
+    raw = request.stream.read(MAX_LINT_BYTES + 1)  # never more, whatever is declared
+    if len(raw) > MAX_LINT_BYTES or (request.content_length or 0) > MAX_LINT_BYTES:
+        return json_response(
+            413,
+            {
+                "errors": [
+                    error_item("payloadTooLarge", f"lint takes at most {MAX_LINT_BYTES} bytes")
+                ]
+            },
+            {"Connection": "close"},
+        )
+    try:
+        body = jsontext.loads(raw)
+    except ValueError:
+        body = None
+    text = body.get("text") if isinstance(body, dict) else None
+    if not isinstance(text, str):
+        return _bad_request("invalidLintRequest", 'send {"text": "<a request body as JSON text>"}')
+    service = current_service()
+    problems = lint_source("payload", text, validator=service.validator)
+    shown = [p.to_dict() for p in problems[:MAX_LINT_PROBLEMS]]
+    return json_response(200, {"problems": shown, "more": len(problems) - len(shown)})
 
 
 def _bad_request(code: str, message: str) -> Response:

@@ -7,6 +7,9 @@ In order:
 
 1. ``GET``/``HEAD /__ltxmock/health`` passes: liveness probes (Docker,
    Kubernetes) call it by whatever address they use, and it changes nothing.
+   So do the dashboard's files (``/__ltxmock/ui``, ``ui.py``): the package's
+   own static files, the same for everyone, holding no state; the page then
+   calls the guarded routes like any client (with the token, if one is set).
 2. With ``admin_token`` set, the token is required (401 otherwise), as
    ``Authorization: Bearer TOKEN`` or ``X-Ltxmock-Admin-Token: TOKEN``, and
    it replaces the ``Host`` check: a page cannot know it.
@@ -53,6 +56,7 @@ log = logging.getLogger("ltxmock.server")
 
 ADMIN_PREFIX = "/__ltxmock"
 OPEN_PATHS = (f"{ADMIN_PREFIX}/health",)
+OPEN_PREFIX = f"{ADMIN_PREFIX}/ui"  # the dashboard's static files
 SAFE_METHODS = ("GET", "HEAD")
 TOKEN_HEADER = "X-Ltxmock-Admin-Token"
 
@@ -62,13 +66,17 @@ def guard_admin() -> Response | None:
     path = request.path
     if path != ADMIN_PREFIX and not path.startswith(f"{ADMIN_PREFIX}/"):
         return None
-    if request.method in SAFE_METHODS and path in OPEN_PATHS:
+    if request.method in SAFE_METHODS and (path in OPEN_PATHS or _is_open_prefix(path)):
         return None
     config = current_service().config
     refusal = _token_refusal(config) if config.admin_token else _host_refusal(config)
     if refusal is None and request.method not in SAFE_METHODS:
         refusal = _content_type_refusal() or _origin_refusal(config)
     return refusal
+
+
+def _is_open_prefix(path: str) -> bool:
+    return path == OPEN_PREFIX or path.startswith(f"{OPEN_PREFIX}/")
 
 
 def _token_refusal(config: MockConfig) -> Response | None:

@@ -2,9 +2,9 @@
 
 The app carries everything of the mock but ``ltxmock serve``'s runtime:
 ``POST /v1`` (``rest``), the WebSocket (``websocket``), the admin API
-(``admin``, behind ``admin_guard``) and the result files (``downloads``). The
-``MockService`` and its WebSocket hub are in ``app.extensions`` (``service_of``,
-``hub_of``).
+(``admin``, behind ``admin_guard``), the dashboard page (``ui``) and the
+result files (``downloads``). The ``MockService`` and its WebSocket hub are in
+``app.extensions`` (``service_of``, ``hub_of``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from .admin_guard import guard_admin
 from .downloads import downloads
 from .responses import SERVICE_EXTENSION, current_service, json_response
 from .rest import rest
+from .ui import ui
 from .websocket import HUB_EXTENSION, register_websocket
 
 log = logging.getLogger("ltxmock.server")
@@ -61,6 +62,7 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(rest)
     app.before_request(guard_admin)  # /__ltxmock/*, before routing: admin_guard.py
     app.register_blueprint(admin)
+    app.register_blueprint(ui)  # the dashboard page at /__ltxmock/ui: ui.py
     app.register_blueprint(downloads)  # the videoURLs: /video/os/<6 hex>/ws/2/vi/<uuid>.<ext>
     register_websocket(app, WebSocketHub(service))  # ws://HOST:PORT/v1, same port as REST
     app.register_error_handler(HTTPException, _http_exception)

@@ -1,0 +1,147 @@
+// The tasks panel: the newest MAX_TASKS tasks the journal shows accepted, each with its
+// state, progress, cost, videos and deliveries (GET /__ltxmock/tasks), asked again
+// only while not settled.
+
+import { admin } from "./api.js";
+import { el, money, time } from "./dom.js";
+import { errorsOf, tasksOf } from "./requests.js";
+
+const MAX_TASKS = 30;
+// captured: a callback to a reserved name, kept by the mock instead of sent.
+const DELIVERY_LOOK = { delivered: "good", captured: "good", pending: "warn", skipped: "warn" };
+
+function settled(view) {
+  if (!view || view.status === "processing") return false;
+  return (view.deliveries || []).every((d) => d.state !== "pending");
+}
+
+function deliveriesCell(view) {
+  const cell = el("td");
+  const deliveries = view.deliveries || [];
+  if (!deliveries.length) {
+    cell.textContent = "–";
+    return cell;
+  }
+  const list = el("ul", null, "deliveries");
+  for (const d of deliveries) {
+    const attempts = Array.isArray(d.attempt_log) ? d.attempt_log : [];
+    const line = el("li");
+    line.append(
+      el("span", `${d.kind} #${d.result_index}`, "what"),
+      el("span", d.state, `badge ${DELIVERY_LOOK[d.state] || "bad"}`),
+      el("span", `${d.attempts} attempt${d.attempts === 1 ? "" : "s"}`),
+    );
+    const detail = el("details");
+    detail.append(el("summary", `to ${d.url}`));
+    const tries = el("ol");
+    for (const a of attempts) {
+      tries.append(el("li", `${time(a.at)} → ${a.status ?? "no answer"}${a.error ? ` (${a.error})` : ""}: ${a.outcome}`));
+    }
+    detail.append(tries);
+    line.append(detail);
+    list.append(line);
+  }
+  cell.append(list);
+  return cell;
+}
+
+function drawTask(uuid, entry, view) {
+  const previous = entry.view;
+  entry.view = view;
+  const short = uuid.slice(0, 8);
+  const row = entry.row;
+  // The video cell is kept while its URL is the same: redrawing would restart playback.
+  const keepVideo =
+    previous && previous.videos && view.videos && previous.videos.length === view.videos.length && view.videos.length > 0;
+  const oldVideo = keepVideo ? row.children[4] : null;
+
+  const name = el("td");
+  const code = el("code", short);
+  code.title = uuid;
+  name.append(code, el("div", view.params && view.params.positivePrompt, "prompt"));
+  const status = el("td");
+  status.append(el("span", view.status, `badge ${view.status === "success" ? "good" : view.status === "error" ? "bad" : "warn"}`));
+  for (const error of view.errors || []) status.append(el("div", `${error.code}: ${error.message}`, "note"));
+  const progressCell = el("td");
+  const bar = el("progress");
+  bar.max = 100;
+  bar.value = view.progress;
+  bar.setAttribute("aria-label", `Progress of task ${short}`);
+  progressCell.append(bar, el("span", ` ${view.progress}%`));
+  const cost = el("td", view.status === "success" ? money(view.cost) : "–", "cost");
+  let videoCell = oldVideo;
+  if (!videoCell) {
+    videoCell = el("td");
+    for (const video of view.videos || []) {
+      const player = el("video");
+      player.controls = true;
+      player.muted = true;
+      player.loop = true;
+      player.preload = "metadata";
+      player.src = video.videoURL; // a property, not markup: any text stays a URL
+      player.setAttribute("aria-label", `Video ${video.videoUUID.slice(0, 8)} of task ${short}`);
+      videoCell.append(player);
+    }
+    if (!videoCell.children.length) videoCell.textContent = "–";
+  }
+  row.replaceChildren(name, status, progressCell, cost, videoCell, deliveriesCell(view));
+  row.dataset.status = view.status;
+}
+
+// The table: rows newest first; this.tasks keeps uuid -> {view, row}, oldest first.
+export class TaskTable {
+  constructor(body, empty, spent) {
+    this.body = body;
+    this.empty = empty;
+    this.spent = spent;
+    this.tasks = new Map();
+  }
+
+  // The tasks an exchange got accepted (a refused one's are not).
+  note(entry) {
+    if (entry.status !== 200) return;
+    const failed = new Set(errorsOf(entry).map((e) => e && e.taskUUID));
+    for (const task of tasksOf(entry)) {
+      if (task.taskType !== "videoInference" || typeof task.taskUUID !== "string") continue;
+      if (failed.has(task.taskUUID) || this.tasks.has(task.taskUUID)) continue;
+      const row = el("tr");
+      row.dataset.task = task.taskUUID;
+      this.body.prepend(row);
+      this.tasks.set(task.taskUUID, { view: null, row });
+    }
+    while (this.tasks.size > MAX_TASKS) {
+      const [oldest, { row }] = this.tasks.entries().next().value;
+      row.remove();
+      this.tasks.delete(oldest);
+    }
+    this.empty.hidden = this.tasks.size > 0;
+  }
+
+  async refresh() {
+    const wanted = [...this.tasks.entries()].filter(([, t]) => !settled(t.view)).map(([uuid]) => uuid);
+    if (!wanted.length) return;
+    const query = wanted.map((u) => `uuid=${encodeURIComponent(u)}`).join("&");
+    const answer = await admin("GET", `/tasks?${query}`);
+    for (const view of answer.tasks || []) {
+      const entry = this.tasks.get(view.taskUUID);
+      if (entry) drawTask(view.taskUUID, entry, view);
+    }
+    for (const uuid of answer.missing || []) {
+      const entry = this.tasks.get(uuid);
+      if (!entry) continue;
+      const cells = [el("td", uuid.slice(0, 8)), el("td", "expired or reset", "badge")];
+      entry.row.replaceChildren(...cells, el("td"), el("td"), el("td"), el("td"));
+      entry.view = { status: "gone", deliveries: [] };
+    }
+    let spent = 0;
+    for (const { view } of this.tasks.values()) if (view && view.status === "success") spent += view.cost || 0;
+    this.spent.textContent = money(spent);
+  }
+
+  clear() {
+    for (const { row } of this.tasks.values()) row.remove();
+    this.tasks.clear();
+    this.empty.hidden = false;
+    this.spent.textContent = money(0);
+  }
+}
