@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -320,6 +321,8 @@ class Fault:
 
 
 _MISSING = object()
+_NUMBER = r"(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
+_RANGE = re.compile(rf"^\s*{_NUMBER}\s*(?:-\s*{_NUMBER}\s*)?$")
 
 
 def _field(task: Mapping[str, Any], path: str) -> Any:
@@ -347,12 +350,12 @@ def _seconds(text: str) -> float:
 
 
 def _seconds_range(text: str) -> tuple[float, float]:
-    """``2`` -> (2, 2); ``0.5-3`` -> (0.5, 3)."""
-    low, dash, high = text.strip().partition("-")
-    if not low:
+    """``2`` -> (2, 2); ``0.5-3`` -> (0.5, 3) (exponents allowed: ``1e-3-2``)."""
+    found = _RANGE.match(text)
+    if found is None:
         raise ValueError(f"{text[:40]!r} is not SECONDS or LOW-HIGH")
-    first = _seconds(low)
-    return (first, _seconds(high)) if dash else (first, first)
+    first = _seconds(found.group(1))
+    return (first, _seconds(found.group(2))) if found.group(2) else (first, first)
 
 
 def _delay_field(value: Any) -> tuple[float, float] | None:
