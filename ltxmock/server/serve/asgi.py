@@ -109,7 +109,7 @@ class AsgiMock:
             and fault.code in (DELAY, HANG)
             and (await _client_left(receive, fault.pause(_PAUSES)) or fault.code == HANG)
         ):
-            _drop(scope)  # a hang ends when the client gives up (or at its cap)
+            await _drop(scope, send)  # a hang ends when the client gives up (or at its cap)
             return
         start = {
             "type": "http.response.start",
@@ -117,14 +117,14 @@ class AsgiMock:
             "headers": [_JSON_HEADER, (b"content-length", str(len(body)).encode()), *extra],
         }
         if fault is not None and fault.code == RESET:
-            _drop(scope)
+            await _drop(scope, send)
             return
         await send(start)
         if fault is not None and fault.code == TRUNCATE:
             await send(
                 {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
             )
-            _drop(scope)
+            await _drop(scope, send, started=True)
             return
         await send({"type": "http.response.body", "body": body})
 
@@ -196,15 +196,22 @@ async def _client_left(receive: Receive, seconds: float) -> bool:
     return message.get("type") == "http.disconnect"
 
 
-def _drop(scope: Scope) -> None:
+async def _drop(scope: Scope, send: Send, *, started: bool = False) -> None:
     """End the connection without (the rest of) an answer: a TCP reset through the
     guard of ``ltxmock serve`` and the test kit; under another ASGI server, an
     exception, on which it closes the connection."""
     guard = CONNECTION.get()
-    if guard is not None and guard.peer() == tuple(scope.get("client") or ()):
-        guard.reset()
-        return
-    raise TransportFaultError("injected transport fault: connection dropped")
+    if guard is None or guard.peer() != tuple(scope.get("client") or ()):
+        raise TransportFaultError("injected transport fault: connection dropped")
+    guard.reset()
+    # Let the server see the connection go (connection_lost runs on the next turn),
+    # then finish the ASGI exchange: a send to a lost connection is dropped, and the
+    # server logs no "returned without starting response".
+    for _ in range(2):
+        await asyncio.sleep(0)
+    if not started:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -225,11 +225,13 @@ class GuardedProtocol(asyncio.Protocol):
         self._finished = True
         self._disarm()
         transport = self._transport
-        if transport is None:
-            return
+        if transport is None or transport.is_closing():
+            return  # the client is gone already
         sock = transport.get_extra_info("socket")
         if sock is not None:
-            with contextlib.suppress(OSError):  # linger on, 0 s: close sends RST, not FIN
+            # Linger on, 0 s: closing sends RST, not FIN. (uvloop's pseudo-socket
+            # raises ValueError once its descriptor is gone.)
+            with contextlib.suppress(OSError, ValueError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         transport.abort()
 
