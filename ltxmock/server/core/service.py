@@ -80,7 +80,9 @@ class _Exchange:
         reply = self.reply.capped(self.max_errors)
         if self.transport is None:
             return reply
-        return dataclasses.replace(reply, transport=self.transport)
+        # Journaled by its name unless a fault already shaped the answer itself.
+        label = reply.fault or self.transport.label
+        return dataclasses.replace(reply, transport=self.transport, fault=label)
 
 
 class MockService:
@@ -307,7 +309,9 @@ class MockService:
         if new and self.credits.enabled():  # last: a refusal rolls the whole request back
             cost = round(sum(task_cost(record.params) for record in new), 4)
             self.credits.charge(admitted.owner, cost, [dict(r.params) for r in new])
-        task_fault = admitted.task_fault
+        task_fault = admitted.task_fault or next(
+            (d.failure for d in exchange.directed.values() if d.failure is not None), None
+        )
         fault_label = task_fault.label if task_fault is not None and submits else None
         if errors and not data and all(e["code"] == "taskNotFound" for e in errors):
             return Reply.envelope(data, errors, status=self.config.not_found_status)

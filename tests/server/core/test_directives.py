@@ -139,3 +139,12 @@ def test_the_error_directive_fails_only_its_own_task(client: MockClient, clock: 
     assert answer.statuses == ["success"]
     assert answer.codes == ["contentPolicyViolation"]
     assert answer.errors[0]["status"] == "error"
+
+
+def test_directive_faults_are_named_in_the_journal(client: MockClient) -> None:
+    client.submit(video_task(positivePrompt="a fox [[ltxmock:error=providerError]]"))
+    assert client.service.journal.last().fault == "task:providerError"  # type: ignore[union-attr]
+    client.submit(video_task(positivePrompt="a fox [[ltxmock:transport=delay:0]]"))
+    assert client.service.journal.last().fault == "transport:delay"  # type: ignore[union-attr]
+    client.submit(video_task(positivePrompt="a fox [[ltxmock:status=504]]"))
+    assert client.service.journal.last().fault == "504:timeout"  # type: ignore[union-attr]

@@ -305,3 +305,33 @@ def test_get_response_of_an_unknown_task_ignores_scripts(client: MockClient) -> 
     task_uuid = new_uuid()
     client.admin("POST", "/scripts", {"taskUUID": task_uuid, "outcomes": ["success"]})
     assert client.post([get_response(task_uuid)]).codes == ["taskNotFound"]
+
+
+@pytest.mark.parametrize(
+    ("entries", "problem"),
+    [
+        (("secret-key",), "KEY=FAULT"),
+        (("secret-key=",), "KEY=FAULT"),
+        (("secret-key=teapot",), "cannot read fault"),
+        (("secret-key=delay",), "needs its seconds"),
+    ],
+)
+def test_a_bad_fault_key_is_refused_without_showing_the_key(
+    entries: tuple[str, ...], problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem) as caught:
+        MockConfig(fault_keys=entries)
+    assert "secret-key" not in str(caught.value)
+
+
+def test_fault_keys_and_balance_come_from_the_environment() -> None:
+    config = MockConfig.from_env({"LTXMOCK_FAULT_KEYS": "a=429,b=reset", "LTXMOCK_BALANCE": "2.5"})
+    assert config.fault_keys == ("a=429", "b=reset")
+    assert config.balance == 2.5
+    assert {key: fault.label for key, fault in config.key_faults().items()} == {
+        "a": "429:rateLimitExceeded",
+        "b": "transport:reset",
+    }
+    assert "a=429" not in repr(config)
+    with pytest.raises(ValueError, match="balance"):
+        MockConfig(balance=-1)

@@ -88,11 +88,14 @@ def test_a_fault_key_resets_the_connection_after_handling_the_request(server: Li
     task = video_task()
     with pytest.raises(requests.ConnectionError):
         server.post([task], key=RESET_KEY)
-    # The submit was accepted: the retry the SDKs make is acked (checked with a clean key
-    # the task does not belong to: it is not found, so look through the journal).
+    # The submit was accepted before the connection was reset: the journal says so
+    # (every request of this key is reset, so it cannot ask itself).
     entries = server.admin("GET", "/requests").json()["requests"]
     (entry,) = [e for e in entries if task["taskUUID"] in str(e["request"])]
-    assert (entry["status"], entry["fault"]) == (200, None)
+    assert (entry["status"], entry["fault"]) == (200, "transport:reset")
+    assert entry["response"] == {
+        "data": [{"taskType": "videoInference", "taskUUID": task["taskUUID"]}]
+    }
 
 
 @pytest.mark.parametrize("header", ["reset", "truncate"])
