@@ -99,3 +99,17 @@ def test_running_out_of_credits_raises_a_quota_error_without_retries(live: LiveS
     assert (error.code, error.status_code, error.retryable) == ("quota", 402, False)
     assert "Insufficient credits" in error.message
     assert [e["status"] for e in submits_of(live, task_uuid)] == [402]  # not retried
+
+
+def test_the_sdk_retries_a_reset_connection_and_the_task_is_acked_once(live: LiveServer) -> None:
+    task_uuid = new_uuid()
+    rule = {"transport": "reset", "match": {"taskUUID": task_uuid}, "taskType": "videoInference"}
+    assert live.admin("POST", "/faults", rule).status_code == 201
+    params = {**TASK, "taskUUID": task_uuid, "positivePrompt": "a red fox"}
+    (result,) = run(live, params, key="sdk-key-0123456789")
+    assert (result["status"], result["taskUUID"]) == ("success", task_uuid)
+    submits = submits_of(live, task_uuid)
+    assert [e["fault"] for e in submits] == ["transport:reset", None]
+    assert [e["response"] for e in submits] == [
+        {"data": [{"taskType": "videoInference", "taskUUID": task_uuid}]}
+    ] * 2

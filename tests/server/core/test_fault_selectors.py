@@ -335,3 +335,16 @@ def test_fault_keys_and_balance_come_from_the_environment() -> None:
     assert "a=429" not in repr(config)
     with pytest.raises(ValueError, match="balance"):
         MockConfig(balance=-1)
+
+
+def test_under_wsgi_a_delay_is_carried_out_and_other_transport_faults_answer_normally(
+    client: MockClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    import time
+
+    started = time.monotonic()
+    assert client.post([{"taskType": "ping"}], headers={FAULT_HEADER: "delay:0.2"}).status == 200
+    assert time.monotonic() - started >= 0.2
+    answer = client.post([{"taskType": "ping"}], headers={FAULT_HEADER: "reset"})
+    assert answer.body == {"data": [{"taskType": "ping", "pong": True}]}
+    assert "needs ltxmock serve or the test kit" in caplog.text

@@ -107,6 +107,22 @@ def test_reset_and_truncate_break_the_answer_on_the_wire(server: LiveServer, hea
     assert server.post([task], key=key).status_code == 200  # the retry is acked
 
 
+@pytest.mark.parametrize("selector", ["directive", "rule"])
+def test_a_truncated_answer_by_directive_or_rule(server: LiveServer, selector: str) -> None:
+    key = fresh_key()
+    task = video_task()
+    if selector == "directive":
+        task["positivePrompt"] += " [[ltxmock:transport=truncate]]"
+    else:
+        rule = {"transport": "truncate", "match": {"taskUUID": task["taskUUID"]}}
+        assert server.admin("POST", "/faults", rule).status_code == 201
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        server.post([task], key=key)
+    # The submit was accepted before its answer was cut: the task can be polled.
+    polled = server.post([get_response(task["taskUUID"])], key=key)
+    assert polled.json()["data"][0]["taskUUID"] == task["taskUUID"]
+
+
 def test_a_delay_holds_the_answer_back(server: LiveServer) -> None:
     started = time.monotonic()
     answer = server.post([{"taskType": "ping"}], headers={"X-Ltxmock-Fault": "delay:0.6-0.8"})
