@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -66,6 +67,27 @@ def test_credits_run_out_with_402_insufficient_credits(server: LiveServer) -> No
     assert (account["balance"], account["spent"]) == (0.02, 0.48)
     assert server.admin("PUT", "/credits", {"apiKey": key, "balance": 1}).status_code == 200
     assert server.post([video_task()], key=key).status_code == 200
+
+
+def test_concurrent_submits_on_two_workers_never_overspend(server: LiveServer) -> None:
+    key = fresh_key()
+    server.admin("PUT", "/credits", {"apiKey": key, "balance": 2.4})  # ten 1080p/6 s tasks
+
+    def submit(_: int) -> int:
+        with requests.Session() as http:  # a connection each: spread over both workers
+            answer = http.post(
+                server.url,
+                json=[video_task()],
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=30,
+            )
+            return answer.status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(submit, range(24)))
+    assert sorted(statuses) == [200] * 10 + [402] * 14
+    account = server.admin("POST", "/credits/query", {"apiKey": key}).json()
+    assert (account["balance"], account["spent"]) == (0.0, 2.4)
 
 
 def test_a_webhook_to_a_reserved_name_is_captured(server: LiveServer) -> None:
