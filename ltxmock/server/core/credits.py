@@ -18,7 +18,7 @@ from typing import Any
 
 from .auth import fingerprint
 from .cost import result_cost
-from .errors import ApiError, error_item
+from .errors import ApiError
 from .faults import HTTP_FAULTS, Fault
 from .ports import CreditTable
 from .records import CreditAccount
@@ -68,11 +68,7 @@ class CreditBook:
             return
         if self._table.spend(owner, amount, self._default) is None:
             fault = Fault.http(402, code=INSUFFICIENT_CREDITS, message=INSUFFICIENT_MESSAGE)
-            raise ApiError(
-                402,
-                fault.error_items(tasks)
-                or [error_item(INSUFFICIENT_CREDITS, INSUFFICIENT_MESSAGE)],
-            )
+            raise ApiError(402, fault.error_items(tasks))  # one item per task, scoped to it
 
     def _owner(self, api_key: str) -> str:
         return fingerprint(api_key, self._secret)
