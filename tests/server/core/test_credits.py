@@ -153,3 +153,23 @@ def test_workers_sharing_a_data_dir_spend_one_balance_exactly(tmp_path: Path) ->
     finally:
         for service in services:
             service.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("PUT", "/__ltxmock/credits"), ("POST", "/__ltxmock/credits/query"),
+     ("POST", "/__ltxmock/scripts"), ("DELETE", "/__ltxmock/scripts")],
+)  # fmt: skip
+def test_the_new_admin_routes_are_guarded_like_the_others(
+    client: MockClient, method: str, path: str
+) -> None:
+    plain = client.request(method, path, data="{}", headers={"Content-Type": "text/plain"})
+    assert plain.status == 415
+    foreign = client.request(
+        method,
+        path,
+        json={"balance": 0},
+        headers={"Content-Type": "application/json", "Origin": "https://evil.example"},
+    )
+    assert foreign.status == 403
+    assert client.submit(video_task()).status == 200  # the balance was not touched
