@@ -17,6 +17,14 @@ Two checks, both without following DNS twice:
   that resolved to this machine (a loopback address, or the socket's own
   local address) on one of the mock's ports.
 
+Targets on reserved names (RFC 2606 and 6761: ``example.com``, ``example.net``,
+``example.org`` and their subdomains, and every name under ``.example``,
+``.invalid``, ``.test`` and ``.localhost``) are a **sink** (``is_sink``): never
+sent, but kept whole as ``captured`` (``deliveries.py``). No one runs a
+receiver there, so a test suite whose generated tasks carry such URLs makes no
+network call. Plain ``localhost`` and loopback addresses are not in the sink:
+a user who runs a receiver on their own machine gets the real delivery.
+
 The mock's own address comes from the delivery's ``base_url`` (the mock as the
 client reached it when submitting, or ``public_base_url``) and the configured
 host and port (the port is 0 when a free one is chosen at bind: the base URL
@@ -42,6 +50,8 @@ from .config import MockConfig
 
 SCHEMES = ("http", "https")
 AllowEntry = tuple[str, int | None]
+SINK_DOMAINS = ("example.com", "example.net", "example.org")
+SINK_SUFFIXES = ("example", "invalid", "test", "localhost")
 
 
 class TargetRefusedError(Exception):
@@ -101,6 +111,22 @@ def refusal(url: str, *, own: OwnAddress, allow: tuple[AllowEntry, ...] = ()) ->
         listed = ", ".join(_netloc(h, p) for h, p in allow[:5]) + (", …" if len(allow) > 5 else "")
         return f"the target {target} is not in --callback-allow ({listed})"
     return None
+
+
+def is_sink(url: str) -> bool:
+    """Whether ``url`` is an http(s) URL on a reserved name: captured, never sent."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if parts.scheme.lower() not in SCHEMES or not host:
+        return False
+    name = host.lower().rstrip(".")
+    labels = name.split(".")
+    if len(labels) >= 2 and labels[-1] in SINK_SUFFIXES:
+        return True  # "localhost" alone (one label) is a real receiver
+    return any(name == d or name.endswith("." + d) for d in SINK_DOMAINS)
 
 
 def peer_refusal(sock: socket.socket, own: OwnAddress) -> str | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .addresses import split_host_port
+from .faults import Fault
 
 MIB = 1024 * 1024
 ENV_PREFIX = "LTXMOCK_"
@@ -82,6 +83,12 @@ class MockConfig:
     # may go to (empty: anywhere but the mock itself).
     admin_token: str | None = field(default=None, repr=False)
     callback_allow: tuple[str, ...] = ()
+    # Credits (credits.py): the USD balance every API key starts with (None:
+    # unlimited). Faults per API key (faults.py): "KEY=FAULT" entries, FAULT in
+    # the X-Ltxmock-Fault syntax, applied to every request of that key. Kept
+    # out of repr: the entries carry keys.
+    balance: float | None = None
+    fault_keys: tuple[str, ...] = field(default=(), repr=False)
     # Wall-clock seconds; tests inject a fake clock instead of sleeping.
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
 
@@ -97,6 +104,11 @@ class MockConfig:
         allow = (allow,) if isinstance(allow, str) else allow
         _set(self, "callback_allow", tuple(str(a).strip() for a in _iterable(allow)))
         _set(self, "latency", float(self.latency))
+        if self.balance is not None:
+            _set(self, "balance", float(self.balance))
+        fault_keys = self.fault_keys
+        fault_keys = (fault_keys,) if isinstance(fault_keys, str) else fault_keys
+        _set(self, "fault_keys", tuple(str(entry) for entry in _iterable(fault_keys)))
         problems = [
             message
             for failed, message in (
@@ -132,10 +144,15 @@ class MockConfig:
                     self.admin_token is not None and not _header_safe(self.admin_token),
                     "admin_token must be non-empty visible ASCII (no spaces)",
                 ),
+                (
+                    self.balance is not None and not 0 <= self.balance < float("inf"),
+                    "balance must be a non-negative number of USD",
+                ),
                 *(
                     (True, f"callback_allow: {problem}")
                     for problem in _bad_hosts(self.callback_allow)
                 ),
+                *((True, f"fault_keys: {problem}") for problem in _bad_fault_keys(self.fault_keys)),
             )
             if failed
         ]
@@ -148,7 +165,8 @@ class MockConfig:
 
         For a WSGI server that imports ``ltxmock.server:create_app()`` itself, e.g.
         ``LTXMOCK_DATA_DIR=./data gunicorn -w 4 'ltxmock.server:create_app()'``.
-        ``LTXMOCK_API_KEYS`` and ``LTXMOCK_CALLBACK_ALLOW`` are comma-separated.
+        ``LTXMOCK_API_KEYS``, ``LTXMOCK_CALLBACK_ALLOW`` and ``LTXMOCK_FAULT_KEYS``
+        are comma-separated.
         Unknown ``LTXMOCK_`` names are ignored (other tools share the prefix,
         e.g. ``LTXMOCK_SPEC_DIR``).
         """
@@ -162,10 +180,12 @@ class MockConfig:
             try:
                 if spec.name == "api_keys":
                     values[spec.name] = tuple(k for k in raw.split(",") if k)
-                elif spec.name == "callback_allow":
+                elif spec.name in ("callback_allow", "fault_keys"):
                     values[spec.name] = tuple(a.strip() for a in raw.split(",") if a.strip())
                 elif spec.name in ("data_dir", "public_base_url", "admin_token"):
                     values[spec.name] = raw or None
+                elif spec.name == "balance":
+                    values[spec.name] = float(raw) if raw else None
                 elif kind in (int, float):
                     values[spec.name] = kind(raw)
                 else:
@@ -179,6 +199,14 @@ class MockConfig:
     def replace(self, **overrides: Any) -> MockConfig:
         """A copy with some fields changed (unknown names raise TypeError)."""
         return dataclasses.replace(self, **overrides)
+
+    def key_faults(self) -> dict[str, Fault]:
+        """``fault_keys`` as API key -> the fault every request of that key gets."""
+        faults = {}
+        for entry in self.fault_keys:
+            key, _, text = entry.partition("=")
+            faults[key] = Fault.parse(text, times=None)
+        return faults
 
     @property
     def media_dir(self) -> Path | None:
@@ -201,6 +229,20 @@ def _iterable(value: Any) -> Iterable[Any]:
 def _header_safe(token: str) -> bool:
     # Sent in a header: anything but visible ASCII would be mangled on the way.
     return bool(token) and all(0x21 <= ord(c) <= 0x7E for c in token)
+
+
+def _bad_fault_keys(entries: tuple[str, ...]) -> list[str]:
+    problems = []
+    for entry in entries:
+        key, equals, text = entry.partition("=")
+        if not equals or not key or not text:
+            problems.append("an entry is KEY=FAULT, e.g. k1=429 or k2=task:timeoutProvider")
+            continue
+        try:
+            Fault.parse(text)
+        except ValueError as exc:
+            problems.append(f"the fault of a key: {exc}")  # never the key itself
+    return problems
 
 
 def _bad_hosts(entries: tuple[str, ...]) -> list[str]:

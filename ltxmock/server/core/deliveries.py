@@ -20,6 +20,11 @@ outside ``callback_allow``: ``callback_targets``) fails at once, unsent. Every
 attempt is in the delivery log (``service.deliveries.log()``,
 ``GET /__ltxmock/deliveries``). URLs are stored whole, for sending, but shown
 in the log and log lines with their query hidden, as it usually carries a token.
+
+A target on a reserved name (``callback_targets.is_sink``: ``example.com``,
+``*.test``, ...) is never connected to: when the delivery would be sent, its
+body (the webhook's JSON, the upload's file) is kept instead and the delivery
+is ``captured`` (``captured(id)``; ``GET /__ltxmock/deliveries/<id>/body``).
 """
 
 from __future__ import annotations
@@ -43,16 +48,25 @@ from urllib.parse import urlsplit
 from ltxmock import __version__
 
 from . import lifecycle
-from .callback_targets import OwnAddress, TargetRefusedError, parse_allow, peer_refusal, refusal
+from .callback_targets import (
+    OwnAddress,
+    TargetRefusedError,
+    is_sink,
+    parse_allow,
+    peer_refusal,
+    refusal,
+)
 from .config import MockConfig
 from .ports import Store
-from .records import AttemptRow, DeliveryRow, NewDelivery, TaskRecord
+from .records import AttemptRow, Capture, DeliveryRow, NewDelivery, TaskRecord
 from .renders import Renders
 
 log = logging.getLogger("ltxmock.server")
 
 UPLOAD, WEBHOOK = "upload", "webhook"
 PENDING, DELIVERED, FAILED, SKIPPED = "pending", "delivered", "failed", "skipped"
+CAPTURED = "captured"
+CAPTURE_LIMIT = 64 * 1024 * 1024  # bytes of a captured body kept (beyond: size and hash)
 SENDERS = 4  # deliveries in flight per process: one slow receiver does not stall the rest
 LEASE_MARGIN = 30.0  # seconds beyond the attempt timeout before another process may take over
 USER_AGENT = f"ltxmock/{__version__}"
@@ -241,17 +255,44 @@ class Deliveries:
         """Every attempt (of one task's deliveries), oldest first."""
         return self._store.deliveries.attempts(task_uuid=task_uuid)
 
-    def to_json(self, task_uuid: str | None = None) -> list[dict[str, Any]]:
+    def captured(self, delivery_id: int) -> Capture | None:
+        """What a captured delivery would have sent (None: not captured)."""
+        return self._store.deliveries.captured(delivery_id)
+
+    def to_json(
+        self, task_uuid: str | None = None, *, kind: str | None = None, state: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The delivery log; a captured delivery shows its body (a webhook's JSON)
+        or, for an upload, its size, SHA-256 and where to read its bytes."""
         attempts: dict[int, list[dict[str, Any]]] = {}
         for attempt in self.log(task_uuid):
             entry = asdict(attempt)
             for key in ("delivery_id", "task_uuid", "result_index", "kind", "url"):
                 del entry[key]
             attempts.setdefault(attempt.delivery_id, []).append(entry)
-        return [
-            {**asdict(d), "url": redact_url(d.url), "attempt_log": attempts.get(d.id, [])}
-            for d in self.all(task_uuid)
-        ]
+        shown = []
+        for d in self.all(task_uuid):
+            if (kind is not None and d.kind != kind) or (state is not None and d.state != state):
+                continue
+            row = {**asdict(d), "url": redact_url(d.url), "attempt_log": attempts.get(d.id, [])}
+            if d.state == CAPTURED:
+                row["captured"] = self._capture_json(d)
+            shown.append(row)
+        return shown
+
+    def _capture_json(self, delivery: DeliveryRow) -> dict[str, Any] | None:
+        capture = self.captured(delivery.id)
+        if capture is None:
+            return None
+        shown: dict[str, Any] = {
+            "contentType": capture.content_type,
+            "size": capture.size,
+            "sha256": capture.sha256,
+            "bodyURL": f"/__ltxmock/deliveries/{delivery.id}/body",
+        }
+        if delivery.kind == WEBHOOK and capture.body is not None:
+            shown["body"] = json.loads(capture.body)
+        return shown
 
     # -- the dispatcher ----------------------------------------------------------------
     def _run(self) -> None:
@@ -303,7 +344,12 @@ class Deliveries:
 
     def _deliver(self, delivery: DeliveryRow) -> None:
         now = self.config.clock()
-        refused = refusal(delivery.url, own=self._own(delivery), allow=self._allow)
+        # A sink target is never connected to, so the allow-list has no say.
+        refused = (
+            None
+            if is_sink(delivery.url)
+            else refusal(delivery.url, own=self._own(delivery), allow=self._allow)
+        )
         if refused is not None:
             self._settle(delivery, FAILED, refused, now)
             return
@@ -368,6 +414,9 @@ class Deliveries:
     def _attempt(
         self, delivery: DeliveryRow, method: str, body: Any, headers: dict[str, str]
     ) -> None:
+        if is_sink(delivery.url):
+            self._capture(delivery, body, headers["Content-Type"])
+            return
         attempt = delivery.attempts + 1
         try:
             status, error = send(
@@ -416,6 +465,26 @@ class Deliveries:
             error=error,
             state=state,
             due_at=due,
+        )
+
+    def _capture(self, delivery: DeliveryRow, body: Any, content_type: str) -> None:
+        """Keep what would have been sent to a reserved name; nothing leaves the machine."""
+        # An upload's file is one rendered video: bounded by the largest the spec allows.
+        data = body if isinstance(body, bytes) else bytes(body.read())
+        log.debug(
+            "%s %s of task %s captured (%d bytes), not sent",
+            delivery.kind,
+            redact_url(delivery.url),
+            delivery.task_uuid,
+            len(data),
+        )
+        self._store.deliveries.capture(
+            delivery.id,
+            self.owner,
+            at=self.config.clock(),
+            content_type=content_type,
+            body=data,
+            keep=CAPTURE_LIMIT,
         )
 
     def _own(self, delivery: DeliveryRow) -> OwnAddress:

@@ -45,13 +45,21 @@ def error_item(
 class ApiError(Exception):
     """The whole request fails with ``status`` and these ``errors`` (never empty)."""
 
-    def __init__(self, status: int, errors: list[ErrorItem], *, fault: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        errors: list[ErrorItem],
+        *,
+        fault: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ):
         if not errors:
             raise ValueError("an ApiError needs at least one error item")
         super().__init__(f"HTTP {status}: {errors[0]['code']}")
         self.status = status
         self.errors = errors
         self.fault = fault
+        self.headers = headers  # extra HTTP headers of the answer (an injected Retry-After)
 
     @classmethod
     def single(cls, status: int, code: str, message: str, **fields: Any) -> ApiError:

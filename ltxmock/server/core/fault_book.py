@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from .faults import DEFAULT_TASK_FAILURE, Fault
 from .ports import FaultTable
@@ -51,10 +52,29 @@ class FaultBook:
         """Whether any rule is registered (one cheap read)."""
         return self._table.any()
 
-    def next_for_request(self, task_types: Collection[str]) -> Fault | None:
-        """Use up the rule (if any) that answers a request carrying these task types."""
-        return self._table.take("http", task_types)
+    def add_transport(
+        self,
+        code: str,
+        *,
+        delay: tuple[float, float] | None = None,
+        times: int | None = 1,
+        task_type: str | None = None,
+    ) -> Fault:
+        """The next ``times`` answers get a transport fault: delay, reset, truncate, hang."""
+        return self.add(Fault.transport(code, delay=delay, times=times, task_type=task_type))
 
-    def next_for_task(self) -> Fault | None:
+    def next_for_request(
+        self, task_types: Collection[str], tasks: Sequence[Mapping[str, Any]] = ()
+    ) -> Fault | None:
+        """Use up the rule (if any) that answers a request carrying these task types."""
+        return self._table.take("http", task_types, tasks)
+
+    def next_for_transport(
+        self, task_types: Collection[str], tasks: Sequence[Mapping[str, Any]] = ()
+    ) -> Fault | None:
+        """Use up the transport rule (if any) for a request carrying these tasks."""
+        return self._table.take("transport", task_types, tasks)
+
+    def next_for_task(self, task: Mapping[str, Any] | None = None) -> Fault | None:
         """Use up the rule (if any) that makes a newly submitted task fail."""
-        return self._table.take("task", ("videoInference",))
+        return self._table.take("task", ("videoInference",), [task] if task is not None else ())

@@ -1,17 +1,26 @@
 """What the protocol needs of storage: the ports ``store/`` adapters implement.
 
 The service never sees SQL, files or connections: it asks a ``Store`` for its
-five tables and for transactions. Every method may raise ``StoreError`` when the
+tables and for transactions. Every method may raise ``StoreError`` when the
 storage cannot be used.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .records import AttemptRow, DeliveryRow, JournalEntry, MediaRow, NewDelivery, TaskRecord
+from .records import (
+    AttemptRow,
+    Capture,
+    CreditAccount,
+    DeliveryRow,
+    JournalEntry,
+    MediaRow,
+    NewDelivery,
+    TaskRecord,
+)
 
 if TYPE_CHECKING:
     from .faults import Fault
@@ -66,8 +75,55 @@ class FaultTable(Protocol):
         """Whether any rule is stored (cheap: asked on every request)."""
         ...
 
-    def take(self, kind: str, task_types: Collection[str]) -> Fault | None:
-        """Atomically use up one firing of the oldest rule of ``kind`` that applies."""
+    def take(
+        self,
+        kind: str,
+        task_types: Collection[str],
+        tasks: Sequence[Mapping[str, Any]] | None = None,
+    ) -> Fault | None:
+        """Atomically use up one firing of the oldest rule of ``kind`` that applies
+        (``Fault.matches`` the ``tasks``; a rule waiting for its nth match counts one)."""
+        ...
+
+
+class ScriptTable(Protocol):
+    """Scripted getResponse outcomes per taskUUID."""
+
+    def put(self, task_uuid: str, outcomes: Sequence[str]) -> None: ...
+
+    def all(self) -> dict[str, tuple[list[str], int]]:
+        """taskUUID -> (outcomes, how many were used)."""
+        ...
+
+    def remove(self, task_uuid: str) -> bool: ...
+
+    def clear(self) -> None: ...
+
+    def any(self) -> bool:
+        """Whether any script is stored (cheap: asked on every poll)."""
+        ...
+
+    def step(self, task_uuid: str) -> str | None:
+        """Atomically use the task's next outcome (the last one repeats); None: no script."""
+        ...
+
+
+class CreditTable(Protocol):
+    """Balances per API-key fingerprint; owner ``*`` holds the default of new accounts."""
+
+    def any(self) -> bool:
+        """Whether any balance is stored (cheap: asked on every submit)."""
+        ...
+
+    def set(self, owner: str, balance: float | None) -> None: ...
+
+    def get(self, owner: str, default: float | None) -> CreditAccount: ...
+
+    def all(self) -> list[CreditAccount]: ...
+
+    def spend(self, owner: str, amount: float, default: float | None) -> CreditAccount | None:
+        """Atomically take ``amount`` from the account (made with the default balance,
+        ``*``'s if stored, else ``default``; None = unlimited); None if it has too little."""
         ...
 
 
@@ -149,6 +205,15 @@ class DeliveryTable(Protocol):
 
     def attempts(self, *, task_uuid: str | None = None) -> list[AttemptRow]: ...
 
+    def capture(
+        self, delivery_id: int, owner: str, *, at: float, content_type: str, body: bytes, keep: int
+    ) -> None:
+        """Settle a delivery as ``captured``, keeping what it would have sent (the first
+        ``keep`` bytes of it; its size and SHA-256 always)."""
+        ...
+
+    def captured(self, delivery_id: int) -> Capture | None: ...
+
 
 class Store(Protocol):
     """The mock's whole state: five tables, transactions, reset and close."""
@@ -158,6 +223,8 @@ class Store(Protocol):
     journal: JournalTable
     media: MediaTable
     deliveries: DeliveryTable
+    scripts: ScriptTable
+    credits: CreditTable
 
     @property
     def description(self) -> str:

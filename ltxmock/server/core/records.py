@@ -77,10 +77,30 @@ class DeliveryRow:
     created_at: float
     due_at: float
     attempts: int
-    state: str  # pending | delivered | failed | skipped
+    state: str  # pending | delivered | failed | skipped | captured
     lease_owner: str | None = None
     lease_until: float | None = None
     last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Capture:
+    """What a delivery to a reserved name would have sent (it was kept, not sent)."""
+
+    delivery_id: int
+    content_type: str
+    size: int
+    sha256: str
+    body: bytes | None  # None: larger than the capture limit (size and hash only)
+
+
+@dataclass(frozen=True)
+class CreditAccount:
+    """One API key's balance in USD (None: unlimited) and what it has spent."""
+
+    owner: str
+    balance: float | None
+    spent: float
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ApiError, ErrorItem
 from .limits import cap_errors
+
+if TYPE_CHECKING:
+    from .faults import Fault
 
 
 @dataclass(frozen=True)
@@ -15,11 +19,15 @@ class Reply:
 
     ``payload`` has ``data`` and/or ``errors``; ``errors`` is never empty and
     never present without an error. ``fault`` names an injected fault, if any.
+    ``headers``: extra HTTP headers (an injected ``Retry-After``); ``transport``:
+    a transport fault the HTTP server carries out when sending (delay, reset, ...).
     """
 
     status: int
     payload: dict[str, Any]
     fault: str | None = field(default=None, compare=False)
+    headers: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    transport: Fault | None = field(default=None, compare=False)
 
     @classmethod
     def envelope(
@@ -39,15 +47,16 @@ class Reply:
 
     @classmethod
     def from_error(cls, error: ApiError) -> Reply:
-        return cls.envelope([], error.errors, status=error.status, fault=error.fault)
+        reply = cls.envelope([], error.errors, status=error.status, fault=error.fault)
+        return dataclasses.replace(reply, headers=error.headers) if error.headers else reply
 
     def capped(self, max_errors: int) -> Reply:
         """This reply with at most ``max_errors`` error items (``limits.cap_errors``)."""
         errors = self.errors
         if len(errors) <= max_errors:
             return self
-        return Reply(
-            self.status, {**self.payload, "errors": cap_errors(errors, max_errors)}, self.fault
+        return dataclasses.replace(
+            self, payload={**self.payload, "errors": cap_errors(errors, max_errors)}
         )
 
     @property

@@ -14,6 +14,7 @@ safe (resubmitting a known task with the same parameters just acks again).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -22,10 +23,11 @@ from typing import Any
 
 from ltxmock.validators import RequestValidator, default_validator
 
-from . import lifecycle, limits
-from .admission import Admission, admit
+from . import directives, lifecycle, limits
+from .admission import Admission, AdmissionError, admit
 from .auth import AUTHENTICATION
 from .config import MockConfig
+from .credits import CreditBook, task_cost
 from .deliveries import Deliveries
 from .errors import (
     ApiError,
@@ -43,6 +45,7 @@ from .records import TaskRecord
 from .renders import Renders
 from .reply import Reply
 from .request import ApiRequest
+from .scripts import ScriptBook
 
 GET_RESPONSE, PING, VIDEO_INFERENCE = "getResponse", "ping", "videoInference"
 PURGE_EVERY = 60.0  # seconds between lazy purges of expired tasks, per process
@@ -57,6 +60,9 @@ class _Exchange:
     request: ApiRequest
     at: float
     max_errors: int  # error items the answer shows (``Reply.capped``)
+    body: Any = None  # the request's body, prompt directives taken out
+    directed: Mapping[int, directives.TaskDirectives] = field(default_factory=dict)
+    transport: Fault | None = None  # a transport fault the answer gets
     reply: Reply | None = None  # set when checked (refused, or read-only) or written
     admitted: Admission | None = None  # submits still to write
     drafts: Mapping[int, TaskRecord] = field(default_factory=dict)
@@ -71,12 +77,18 @@ class _Exchange:
         """What is sent and journaled: every reply of the service leaves through here."""
         if self.reply is None:  # never written: nothing of it was stored
             return Reply.envelope([], [internal_server_error()], status=500)
-        return self.reply.capped(self.max_errors)
+        reply = self.reply.capped(self.max_errors)
+        if self.transport is None:
+            return reply
+        # Journaled by its name unless a fault already shaped the answer itself.
+        label = reply.fault or self.transport.label
+        return dataclasses.replace(reply, transport=self.transport, fault=label)
 
 
 class MockService:
     """The mock's behaviour and state: ``handle`` requests; ``faults``, ``journal``,
-    ``results`` (the rendered videos) and ``deliveries`` (webhooks, uploads)."""
+    ``results`` (the rendered videos), ``deliveries`` (webhooks, uploads),
+    ``scripts`` (scripted polls per task) and ``credits`` (balances per key)."""
 
     def __init__(
         self,
@@ -88,6 +100,9 @@ class MockService:
         self.config = config
         self.store = store
         self.faults = FaultBook(store.faults)
+        self.scripts = ScriptBook(store.scripts)
+        self.credits = CreditBook(store.credits, default=config.balance, secret=store.secret)
+        self._key_faults = config.key_faults()
         self.journal = Journal(store.journal, limit=config.journal_limit)
         self._validator = validator
         self._last_purge = -math.inf
@@ -162,7 +177,8 @@ class MockService:
             log.exception("could not write the request journal")
 
     def reset(self) -> None:
-        """Forget all tasks, fault rules, journal entries, files and deliveries."""
+        """Forget all tasks, fault rules, scripts, balances, journal entries, files
+        and deliveries."""
         self.store.reset()
         self.results.clear()
 
@@ -189,27 +205,35 @@ class MockService:
             self.results.load()
         exchange = self._exchange(request)
         try:
+            directed = directives.extract(request.body)
+            exchange.body, exchange.directed = directed.body, directed.tasks
             admitted = admit(
-                request.body,
+                exchange.body,
                 header_key=request.api_key,
-                fault=request.fault,
+                fault=request.fault or directed.reply or directed.transport,
                 api_keys=self.config.api_keys,
                 faults=self.faults,
                 validator=self.validator,
                 secret=self.store.secret,
+                key_faults=self._key_faults,
             )
+            exchange.transport = admitted.transport
             self._maybe_purge(exchange.at)
             if submits:
                 exchange.admitted = admitted
-                exchange.drafts = self._drafts(request.body, admitted, exchange.at)
+                exchange.drafts = self._drafts(exchange, admitted)
             else:  # polls and pings only read: the journal entry is the one write
                 exchange.reply = self._run(exchange, admitted, {})
         except Exception as exc:
+            if isinstance(exc, AdmissionError):
+                exchange.transport = exc.transport
             exchange.reply = self._failure(exc, request)
         return exchange
 
     def _exchange(self, request: ApiRequest) -> _Exchange:
-        return _Exchange(request, self._clock(request), self.config.max_error_items)
+        return _Exchange(
+            request, self._clock(request), self.config.max_error_items, body=request.body
+        )
 
     def _clock(self, request: ApiRequest) -> float:
         return self.now() if request.now is None else request.now
@@ -261,7 +285,8 @@ class MockService:
         errors: list[ErrorItem] = []
         conflicts: list[ErrorItem] = []
         submits = False
-        for position, task in enumerate(exchange.request.body):
+        accepted_before = len(exchange.accepted)
+        for position, task in enumerate(exchange.body):
             task_type = task["taskType"]
             if task_type == AUTHENTICATION:
                 continue  # REST answers carry no auth item; clients ignore it anyway
@@ -273,15 +298,20 @@ class MockService:
                 errors.extend(failures)
             elif task_type == VIDEO_INFERENCE:
                 submits = True
-                draft = exchange.drafts.get(position)
-                answer = self._submit(task, admitted, exchange, draft, known)
+                answer = self._submit(task, admitted, exchange, position, known)
                 # An ack has no "code"; a conflict is an error item.
                 (conflicts if "code" in answer else data).append(answer)
             else:
                 raise ApiError(400, [_not_runnable(task)])
         if conflicts:
             raise ApiError(400, conflicts)  # none of the request's tasks is stored
-        task_fault = admitted.task_fault
+        new = exchange.accepted[accepted_before:]
+        if new and self.credits.enabled():  # last: a refusal rolls the whole request back
+            cost = round(sum(task_cost(record.params) for record in new), 4)
+            self.credits.charge(admitted.owner, cost, [dict(r.params) for r in new])
+        task_fault = admitted.task_fault or next(
+            (d.failure for d in exchange.directed.values() if d.failure is not None), None
+        )
         fault_label = task_fault.label if task_fault is not None and submits else None
         if errors and not data and all(e["code"] == "taskNotFound" for e in errors):
             return Reply.envelope(data, errors, status=self.config.not_found_status)
@@ -292,9 +322,10 @@ class MockService:
         task: Mapping[str, Any],
         admitted: Admission,
         exchange: _Exchange,
-        draft: TaskRecord | None,
+        position: int,
         known_tasks: dict[str, TaskRecord],
     ) -> dict[str, Any]:
+        draft = exchange.drafts.get(position)
         task_uuid = task["taskUUID"]
         at = exchange.at
         known = known_tasks.get(task_uuid.lower())
@@ -309,10 +340,11 @@ class MockService:
             return conflict_task_uuid(task_uuid, task["taskType"])
         record = draft
         if record is None:
-            failure = admitted.task_fault or (
-                self.faults.next_for_task() if admitted.rules else None
-            )
-            record = self._draft(task, admitted.owner, at, failure)
+            directed = exchange.directed.get(position)
+            failure = (directed.failure if directed else None) or admitted.task_fault
+            if failure is None and admitted.rules:
+                failure = self.faults.next_for_task(task)
+            record = self._draft(task, admitted.owner, at, failure, directed)
         self.store.tasks.put(record)  # nothing of its results: their rows derive from it
         known_tasks[task_uuid.lower()] = record
         self.deliveries.schedule(record, base_url=self._base_url(exchange), now=at)
@@ -320,30 +352,38 @@ class MockService:
         return lifecycle.ack(record)
 
     def _draft(
-        self, task: Mapping[str, Any], owner: str, at: float, failure: Fault | None
+        self,
+        task: Mapping[str, Any],
+        owner: str,
+        at: float,
+        failure: Fault | None,
+        directed: directives.TaskDirectives | None = None,
     ) -> TaskRecord:
-        """A new task's record (no store access)."""
+        """A new task's record (no store access); a prompt directive may set its latency."""
+        latency = directed.latency if directed and directed.latency is not None else None
         return lifecycle.new_task(
             task,
             key_fingerprint=owner,
             now=at,
-            latency=self.config.latency,
+            latency=self.config.latency if latency is None else latency,
             default_ttl=self.config.result_ttl,
             failure=failure,
         )
 
-    def _drafts(self, body: list[Any], admitted: Admission, at: float) -> dict[int, TaskRecord]:
+    def _drafts(self, exchange: _Exchange, admitted: Admission) -> dict[int, TaskRecord]:
         """Drafts of the request's submits, made before the transaction.
 
         Not when fault rules exist: which task fails is decided in the transaction.
         """
         if admitted.rules:
             return {}
-        return {
-            position: self._draft(task, admitted.owner, at, admitted.task_fault)
-            for position, task in enumerate(body)
-            if task.get("taskType") == VIDEO_INFERENCE
-        }
+        drafts = {}
+        for position, task in enumerate(exchange.body):
+            if task.get("taskType") == VIDEO_INFERENCE:
+                directed = exchange.directed.get(position)
+                failure = (directed.failure if directed else None) or admitted.task_fault
+                drafts[position] = self._draft(task, admitted.owner, exchange.at, failure, directed)
+        return drafts
 
     def _accepted(self, records: list[TaskRecord]) -> None:
         """After the commit: start rendering (eager mode) and dispatching."""
@@ -362,6 +402,9 @@ class MockService:
         record = self.store.tasks.get(task_uuid, now=at)
         if record is None or record.key_fingerprint != owner:
             return [], [task_not_found(task_uuid)]  # other keys' tasks are invisible
+        scripted = self.scripts.poll(record, now=at, base_url=self._base_url(exchange))
+        if scripted is not None:
+            return scripted
         states = None
         if (
             self.config.render_mode == "eager"
@@ -398,7 +441,7 @@ def _submitted(exchanges: Sequence[_Exchange]) -> tuple[list[str], float]:
         if exchange.admitted is None or exchange.reply is not None:
             continue
         at = min(at, exchange.at)
-        for task in exchange.request.body:  # admitted: a list of valid tasks
+        for task in exchange.body:  # admitted: a list of valid tasks
             if task["taskType"] == VIDEO_INFERENCE:
                 uuids.setdefault(task["taskUUID"].lower(), task["taskUUID"])
     return list(uuids.values()), at

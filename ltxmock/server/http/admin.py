@@ -13,17 +13,27 @@ DELETE /__ltxmock/faults[/<id>]   remove one, or all
 GET    /__ltxmock/requests        the journal (?since=<id>&limit=<n>), oldest first
 DELETE /__ltxmock/requests        clear the journal
 GET    /__ltxmock/deliveries      webhooks and uploads, each with its attempts
-                                  (?task=<taskUUID>)
-POST   /__ltxmock/reset           forget tasks, faults, journal, files and deliveries
+                                  (?task=<taskUUID>&kind=webhook|upload&state=captured)
 GET    /__ltxmock/tasks?uuid=<u>  these tasks' state, cost, videos and deliveries
                                   (repeat uuid, at most 50; read-only, for the dashboard)
 POST   /__ltxmock/lint            {"text": "<a request body>"}: its problems, with line and
                                   column (read-only, for the dashboard's playground)
+GET    /__ltxmock/deliveries/<id>/body   what a captured delivery would have sent
+GET    /__ltxmock/scripts         scripted poll outcomes per taskUUID
+POST   /__ltxmock/scripts         {"taskUUID": T, "outcomes": ["processing", "timeoutProvider"]}
+DELETE /__ltxmock/scripts[/<taskUUID>]   remove one, or all
+GET    /__ltxmock/credits         the default balance and every account (by fingerprint)
+PUT    /__ltxmock/credits         {"balance": 5} (the default) or {"apiKey": K, "balance": 5};
+                                  null: unlimited
+POST   /__ltxmock/credits/query   {"apiKey": K}: that key's balance and spending
+POST   /__ltxmock/reset           forget tasks, faults, scripts, balances, journal, files
+                                  and deliveries
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from flask import Blueprint, Response, request
 
@@ -32,6 +42,7 @@ from ltxmock.lint import lint_source
 from ltxmock.server.core import jsontext
 from ltxmock.server.core.errors import error_item
 from ltxmock.server.core.faults import Fault
+from ltxmock.server.core.records import CreditAccount
 from ltxmock.server.core.task_view import task_views
 
 from .responses import current_service, json_response
@@ -104,7 +115,99 @@ def clear_requests() -> Response:
 @admin.get("/deliveries")
 def list_deliveries() -> Response:
     task = request.args.get("task") or None
-    return json_response(200, {"deliveries": current_service().deliveries.to_json(task)})
+    kind = request.args.get("kind") or None
+    if kind not in (None, "webhook", "upload"):
+        return _bad_request("invalidQuery", "kind is webhook or upload")
+    state = request.args.get("state") or None
+    deliveries = current_service().deliveries.to_json(task, kind=kind, state=state)
+    return json_response(200, {"deliveries": deliveries})
+
+
+@admin.get("/deliveries/<int:delivery_id>/body")
+def captured_body(delivery_id: int) -> Response:
+    capture = current_service().deliveries.captured(delivery_id)
+    if capture is None or capture.body is None:
+        message = f"No captured body for delivery {delivery_id}."
+        return json_response(404, {"errors": [error_item("captureNotFound", message)]})
+    return Response(capture.body, status=200, mimetype=capture.content_type)
+
+
+@admin.get("/scripts")
+def list_scripts() -> Response:
+    return json_response(200, {"scripts": current_service().scripts.all()})
+
+
+@admin.post("/scripts")
+def add_script() -> Response:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or set(data) != {"taskUUID", "outcomes"}:
+        return _bad_request(
+            "invalidScript",
+            'a script is {"taskUUID": "...", "outcomes": ["processing", "timeoutProvider"]}',
+        )
+    try:
+        current_service().scripts.set(data["taskUUID"], data["outcomes"])
+    except ValueError as exc:
+        return _bad_request("invalidScript", str(exc))
+    return json_response(
+        201, {"script": {"taskUUID": data["taskUUID"], "outcomes": data["outcomes"]}}
+    )
+
+
+@admin.delete("/scripts")
+def clear_scripts() -> Response:
+    current_service().scripts.clear()
+    return json_response(200, {"scripts": []})
+
+
+@admin.delete("/scripts/<task_uuid>")
+def remove_script(task_uuid: str) -> Response:
+    if not current_service().scripts.remove(task_uuid):
+        message = f"No script for taskUUID {task_uuid[:64]}."
+        return json_response(404, {"errors": [error_item("scriptNotFound", message)]})
+    return json_response(200, {"removed": task_uuid})
+
+
+@admin.get("/credits")
+def list_credits() -> Response:
+    credits = current_service().credits
+    return json_response(
+        200,
+        {"default": credits.default(), "accounts": [_account(a) for a in credits.accounts()]},
+    )
+
+
+@admin.put("/credits")
+def set_credits() -> Response:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or "balance" not in data or set(data) - {"apiKey", "balance"}:
+        return _bad_request(
+            "invalidCredits", 'send {"balance": 5} or {"apiKey": "...", "balance": 5} (USD)'
+        )
+    key, balance = data.get("apiKey"), data["balance"]
+    if key is not None and (not isinstance(key, str) or not key):
+        return _bad_request("invalidCredits", "apiKey is a non-empty string")
+    if balance is not None and (
+        not isinstance(balance, int | float) or isinstance(balance, bool) or not balance >= 0
+    ):
+        return _bad_request("invalidCredits", "balance is a non-negative number, or null")
+    credits = current_service().credits
+    credits.set_balance(None if balance is None else float(balance), key)
+    shown = _account(credits.account(key)) if key is not None else {"default": credits.default()}
+    return json_response(200, shown)
+
+
+@admin.post("/credits/query")
+def query_credits() -> Response:
+    data = request.get_json(silent=True)
+    key = data.get("apiKey") if isinstance(data, dict) else None
+    if not isinstance(key, str) or not key:
+        return _bad_request("invalidCredits", 'send {"apiKey": "..."}')
+    return json_response(200, _account(current_service().credits.account(key)))
+
+
+def _account(account: CreditAccount) -> dict[str, Any]:
+    return {"account": account.owner, "balance": account.balance, "spent": account.spent}
 
 
 @admin.post("/reset")

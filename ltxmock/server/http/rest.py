@@ -2,18 +2,30 @@
 
 ``ltxmock serve`` and the test kit answer it in the ASGI app instead
 (``serve/asgi.py``), with the same parser and the same service call.
+
+Of the transport faults, a WSGI server can only carry out a delay: WSGI has
+no way to reset a connection or cut an answer short without the server
+answering 500. Reset, truncate and hang are answered normally here, with a
+warning in the log (they need ``ltxmock serve`` or the test kit).
 """
 
 from __future__ import annotations
 
+import logging
+import random
+import time
 from typing import Any
 
 from flask import Blueprint, Response, request
+
+from ltxmock.server.core.faults import DELAY
 
 from .request import host_url, parse_request
 from .responses import current_service, json_response
 
 DRAIN_LIMIT = 64 * 1024 * 1024  # read (and drop) at most this much of a refused body
+_PAUSES = random.Random()  # not the global generator a user's test run watches
+log = logging.getLogger("ltxmock.server")
 
 rest = Blueprint("ltxmock_rest", __name__)
 
@@ -32,7 +44,15 @@ def inference() -> Response:
         base_url=host_url(request.scheme, request.host),
     )
     reply = service.handle(parsed)
-    return json_response(reply.status, reply.payload)
+    fault = reply.transport
+    if fault is not None and fault.code == DELAY:
+        time.sleep(fault.pause(_PAUSES))
+    elif fault is not None:
+        log.warning(
+            "transport fault %r needs ltxmock serve or the test kit (ASGI); answered normally",
+            fault.code,
+        )
+    return json_response(reply.status, reply.payload, dict(reply.headers) or None)
 
 
 def _read_body(limit: int) -> bytes:

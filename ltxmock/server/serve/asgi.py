@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -29,11 +30,13 @@ from ltxmock.server.core import jsontext
 from ltxmock.server.core.channel import WS_PATHS, WebSocketHub
 from ltxmock.server.core.config import MockConfig
 from ltxmock.server.core.errors import internal_server_error
+from ltxmock.server.core.faults import DELAY, HANG, RESET, TRUNCATE, Fault
 from ltxmock.server.core.service import MockService
 from ltxmock.server.http.app import create_app, hub_of, service_of
 from ltxmock.server.http.request import JSON_TYPE, REST_PATHS, host_url, parse_request
 
 from .group_commit import GroupCommit
+from .guard import CONNECTION
 from .loop_socket import LoopSocket
 
 log = logging.getLogger("ltxmock.server")
@@ -45,6 +48,13 @@ Send = Callable[[Message], Awaitable[None]]
 
 DEFAULT_BRIDGE_THREADS = 8
 _JSON_HEADER = (b"content-type", JSON_TYPE.encode())
+# Delays of injected faults: our own generator, not the global one a user's
+# test run (Hypothesis) watches.
+_PAUSES = random.Random()
+
+
+class TransportFaultError(Exception):
+    """Raised to make the ASGI server drop a connection when no guard can reset it."""
 
 
 class AsgiMock:
@@ -77,6 +87,8 @@ class AsgiMock:
         raw = await _read_body(receive, headers, limit)
         if raw is None:
             return  # the client left before sending its body
+        extra: list[tuple[bytes, bytes]] = []
+        fault: Fault | None = None
         try:
             request = parse_request(
                 path=scope["path"],
@@ -87,16 +99,33 @@ class AsgiMock:
             )
             reply = await self._commits.submit(request)
             status, body = reply.status, jsontext.dumps_bytes(reply.payload)
+            extra = [(n.lower().encode(), v.encode("latin-1")) for n, v in reply.headers]
+            fault = reply.transport
         except Exception:  # a bug: answer as the real API would, never a traceback
             log.exception("unexpected error on POST %s", scope["path"])
             status, body = 500, jsontext.dumps_bytes({"errors": [internal_server_error()]})
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [_JSON_HEADER, (b"content-length", str(len(body)).encode())],
-            }
-        )
+        if (
+            fault is not None
+            and fault.code in (DELAY, HANG)
+            and (await _client_left(receive, fault.pause(_PAUSES)) or fault.code == HANG)
+        ):
+            await _drop(scope, send)  # a hang ends when the client gives up (or at its cap)
+            return
+        start = {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [_JSON_HEADER, (b"content-length", str(len(body)).encode()), *extra],
+        }
+        if fault is not None and fault.code == RESET:
+            await _drop(scope, send)
+            return
+        await send(start)
+        if fault is not None and fault.code == TRUNCATE:
+            await send(
+                {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
+            )
+            await _drop(scope, send, started=True)
+            return
         await send({"type": "http.response.body", "body": body})
 
     # -- the WebSocket ----------------------------------------------------------
@@ -156,6 +185,33 @@ def create_asgi_app(
     With no config, ``LTXMOCK_*`` environment variables decide (as ``create_app``).
     """
     return AsgiMock(create_app(config), threads=threads)
+
+
+async def _client_left(receive: Receive, seconds: float) -> bool:
+    """Wait ``seconds`` (an injected delay); True if the client disconnected meanwhile."""
+    try:
+        message = await asyncio.wait_for(receive(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return message.get("type") == "http.disconnect"
+
+
+async def _drop(scope: Scope, send: Send, *, started: bool = False) -> None:
+    """End the connection without (the rest of) an answer: a TCP reset through the
+    guard of ``ltxmock serve`` and the test kit; under another ASGI server, an
+    exception, on which it closes the connection."""
+    guard = CONNECTION.get()
+    if guard is None or guard.peer() != tuple(scope.get("client") or ()):
+        raise TransportFaultError("injected transport fault: connection dropped")
+    guard.reset()
+    # Let the server see the connection go (connection_lost runs on the next turn),
+    # then finish the ASGI exchange: a send to a lost connection is dropped, and the
+    # server logs no "returned without starting response".
+    for _ in range(2):
+        await asyncio.sleep(0)
+    if not started:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def _headers(scope: Scope) -> dict[str, str]:

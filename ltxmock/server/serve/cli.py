@@ -107,6 +107,25 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         "but the mock itself)",
     )
     add(
+        "--balance",
+        type=float,
+        default=None,
+        metavar="USD",
+        help="credits every API key starts with; each accepted task spends its cost, and "
+        "submits beyond the balance get 402 insufficientCredits (default: unlimited; "
+        "per-key balances through PUT /__ltxmock/credits)",
+    )
+    add(
+        "--fault-key",
+        dest="fault_keys",
+        action="append",
+        default=[],
+        metavar="KEY=FAULT",
+        help="every request with this API key gets FAULT, in the X-Ltxmock-Fault syntax: "
+        "429, 503;retry-after=2, task:timeoutProvider, delay:0.5-2, reset, truncate, hang "
+        "(repeatable; see docs/faults.md)",
+    )
+    add(
         "--webhook-envelope",
         choices=("flat", "wrapped"),
         default=default.webhook_envelope,
@@ -159,6 +178,8 @@ def run_serve(args: argparse.Namespace) -> int:
             public_base_url=args.public_base_url,
             admin_token=args.admin_token or os.environ.get("LTXMOCK_ADMIN_TOKEN") or None,
             callback_allow=tuple(args.callback_allow),
+            balance=args.balance,
+            fault_keys=tuple(args.fault_keys),
             webhook_envelope=args.webhook_envelope,
             render_mode=args.render_mode,
         )

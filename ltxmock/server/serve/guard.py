@@ -28,6 +28,10 @@ socket directly from then on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import socket
+import struct
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, cast
@@ -49,6 +53,14 @@ class GuardLimits:
 
 
 DEFAULT_LIMITS = GuardLimits()
+
+# The guard of the connection whose bytes uvicorn is reading: set around the
+# inner protocol's data_received, so a request task uvicorn starts there copies
+# it (tasks copy the context they are made in). The ASGI app reads it to reset
+# a connection on purpose (an injected transport fault), which ASGI cannot say.
+CONNECTION: contextvars.ContextVar[GuardedProtocol | None] = contextvars.ContextVar(
+    "ltxmock_connection", default=None
+)
 
 
 def refusal(status: int, code: str, message: str) -> bytes:
@@ -172,7 +184,11 @@ class GuardedProtocol(asyncio.Protocol):
             self._arm("body")
         elif self._phase is not None:
             self._disarm()
-        self._inner.data_received(data)
+        token = CONNECTION.set(self)
+        try:
+            self._inner.data_received(data)
+        finally:
+            CONNECTION.reset(token)
 
     def eof_received(self) -> bool | None:
         return self._inner.eof_received()
@@ -198,6 +214,26 @@ class GuardedProtocol(asyncio.Protocol):
             return
         self._lingering = True  # the answer is written; read the rest, then close
         self._arm("linger")
+
+    def peer(self) -> Any:
+        """The client's address, as ``scope["client"]`` names it."""
+        transport = self._transport
+        return transport.get_extra_info("peername") if transport is not None else None
+
+    def reset(self) -> None:
+        """Drop the connection with a TCP reset, whatever is unsent (a transport fault)."""
+        self._finished = True
+        self._disarm()
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return  # the client is gone already
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Linger on, 0 s: closing sends RST, not FIN. (uvloop's pseudo-socket
+            # raises ValueError once its descriptor is gone.)
+            with contextlib.suppress(OSError, ValueError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
 
     def handed_over(self) -> None:
         self._passthrough = True

@@ -7,9 +7,10 @@ updated there by whichever process sends it: its id names its shard.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Collection
 
-from ltxmock.server.core.records import AttemptRow, DeliveryRow, NewDelivery
+from ltxmock.server.core.records import AttemptRow, Capture, DeliveryRow, NewDelivery
 
 from .engine import Engine
 from .shards import SHARD_LIMIT, Shard
@@ -126,6 +127,46 @@ class DeliveryTable:
                 "lease_until = NULL WHERE id = ? AND lease_owner = ?",
                 (state, attempt, due_at, error, delivery_id, owner),
             )
+
+    def capture(
+        self, delivery_id: int, owner: str, *, at: float, content_type: str, body: bytes, keep: int
+    ) -> None:
+        """Settle a delivery as ``captured``, keeping the body it would have sent."""
+        shard = self._engine.shard_of(delivery_id)
+        if shard is None:
+            return
+        with self._engine.transaction(shard) as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO captures (delivery_id, content_type, size, sha256, body) "
+                "VALUES (?,?,?,?,?)",
+                (
+                    delivery_id,
+                    content_type,
+                    len(body),
+                    hashlib.sha256(body).hexdigest(),
+                    body if len(body) <= keep else None,
+                ),
+            )
+            conn.execute(
+                "UPDATE deliveries SET state = 'captured', last_error = NULL, lease_owner = NULL, "
+                "lease_until = NULL, due_at = ? WHERE id = ? AND lease_owner = ?",
+                (at, delivery_id, owner),
+            )
+
+    def captured(self, delivery_id: int) -> Capture | None:
+        shard = self._engine.shard_of(delivery_id)
+        if shard is None:
+            return None
+        with self._engine.reading(shard) as conn:
+            row = conn.execute(
+                "SELECT delivery_id, content_type, size, sha256, body FROM captures "
+                "WHERE delivery_id = ?",
+                (delivery_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        body = bytes(row[4]) if row[4] is not None else None
+        return Capture(int(row[0]), str(row[1]), int(row[2]), str(row[3]), body)
 
     def all(self, *, task_uuid: str | None = None) -> list[DeliveryRow]:
         where, args = ("WHERE task_uuid = ?", (task_uuid,)) if task_uuid else ("", ())

@@ -12,10 +12,12 @@ import sqlite3
 
 from ltxmock.server.core.ports import StoreError
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 # Versions whose databases this one can open: the tables it added are created
-# by the CREATE IF NOT EXISTS statements below, nothing else changed.
-UPGRADABLE_VERSIONS = ("1",)
+# by the CREATE IF NOT EXISTS statements below, and the columns it added by
+# UPGRADES (each run only where the column is missing).
+UPGRADABLE_VERSIONS = ("1", "2")
+UPGRADES = (("faults", "options", "ALTER TABLE faults ADD COLUMN options TEXT"),)
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -42,7 +44,8 @@ SCHEMA = (
         code TEXT NOT NULL,
         message TEXT NOT NULL,
         remaining INTEGER,
-        task_type TEXT
+        task_type TEXT,
+        options TEXT
     )""",
     # Journal, delivery and attempt ids are given explicitly (they carry their
     # shard), so no AUTOINCREMENT: it would only write sqlite_sequence's page on
@@ -101,16 +104,45 @@ SCHEMA = (
         outcome TEXT NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS attempts_by_delivery ON delivery_attempts (delivery_id)",
+    # What a delivery to a reserved name (example.com, *.test, ...) would have
+    # sent: kept instead of sent (``callback_targets.is_sink``).
+    """CREATE TABLE IF NOT EXISTS captures (
+        delivery_id INTEGER PRIMARY KEY,
+        content_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        body BLOB
+    )""",
+    # Scripted getResponse outcomes per taskUUID (shard 0 only).
+    """CREATE TABLE IF NOT EXISTS scripts (
+        task_uuid TEXT PRIMARY KEY COLLATE NOCASE,
+        outcomes_json TEXT NOT NULL,
+        position INTEGER NOT NULL DEFAULT 0
+    )""",
+    # Credits per API key fingerprint; owner '*' is the default of new accounts
+    # (shard 0 only).
+    """CREATE TABLE IF NOT EXISTS credits (
+        owner TEXT PRIMARY KEY,
+        balance REAL,
+        spent REAL NOT NULL DEFAULT 0
+    )""",
 )
 
 # Every table a reset empties, in the order it empties them.
-DATA_TABLES = ("tasks", "faults", "journal", "media", "deliveries", "delivery_attempts")
+DATA_TABLES = (
+    "tasks", "faults", "journal", "media", "deliveries", "delivery_attempts",
+    "captures", "scripts", "credits",
+)  # fmt: skip
 
 
 def write_schema(conn: sqlite3.Connection, *, description: str = "the database") -> None:
     """Create the tables (if missing) and check or record the schema version."""
     for statement in SCHEMA:
         conn.execute(statement)
+    for table, column, statement in UPGRADES:
+        columns = {info[1] for info in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            conn.execute(statement)
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
     if row is None:
         conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))

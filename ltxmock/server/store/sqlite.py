@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ltxmock.server.core import ports
 
+from .credits import CreditTable
 from .deliveries import DeliveryTable
 from .engine import Engine
 from .faults import FaultTable
@@ -27,6 +28,7 @@ from .marker import ChangeMarker
 from .media import MediaTable
 from .reservations import Reservations
 from .schema import DATA_TABLES, read_secret
+from .scripts import ScriptTable
 from .shards import create_data_dir
 from .tasks import TaskTable
 
@@ -42,6 +44,8 @@ class SqliteStore:
     journal: ports.JournalTable
     media: ports.MediaTable
     deliveries: ports.DeliveryTable
+    scripts: ports.ScriptTable
+    credits: ports.CreditTable
 
     def __init__(self, path: Path | None = None, *, busy_timeout: float = 10.0) -> None:
         if path is not None:
@@ -54,6 +58,8 @@ class SqliteStore:
         self.journal = JournalTable(self.engine)
         self.media = MediaTable(self.engine)
         self.deliveries = DeliveryTable(self.engine)
+        self.scripts = ScriptTable(self.engine, self._marker)
+        self.credits = CreditTable(self.engine, self._marker)
         self._secret = self._load_secret()
         self._reservations = Reservations(path)
 
