@@ -169,3 +169,34 @@ def test_lint_is_guarded_like_every_change(client: MockClient) -> None:
         headers={"Origin": "http://evil.example"},
     )
     assert foreign.status == 403
+
+
+# -- GET /__ltxmock/credits?limit=: the dashboard's bounded read of the accounts ---------
+
+
+@given(keys=st.integers(min_value=0, max_value=14), limit=st.integers(min_value=0, max_value=16))
+def test_a_credits_limit_shows_the_first_accounts_and_says_whether_there_are_more(
+    shared_client: MockClient, keys: int, limit: int
+) -> None:
+    assert shared_client.admin("POST", "/reset").status == 200
+    for n in range(keys):
+        answer = shared_client.admin("PUT", "/credits", {"apiKey": f"k{n}", "balance": n})
+        assert answer.status == 200
+    shared_client.admin("PUT", "/credits", {"balance": 3})  # the default is no account
+    whole = shared_client.admin("GET", "/credits").body
+    assert len(whole["accounts"]) == keys
+    assert "more" not in whole  # the unbounded shape is unchanged
+    page = shared_client.admin("GET", f"/credits?limit={limit}")
+    assert page.status == 200, page.body
+    assert page.body == {
+        "default": 3,
+        "accounts": whole["accounts"][:limit],
+        "more": keys > limit,
+    }
+
+
+def test_a_credits_limit_that_is_not_a_count_is_refused(client: MockClient) -> None:
+    for bad in ("-1", "x", "", "1.5"):
+        answer = client.admin("GET", f"/credits?limit={bad}")
+        assert answer.status == 400, (bad, answer.body)
+        assert answer.codes == ["invalidQuery"]

@@ -58,9 +58,13 @@ class CreditBook:
             raise ValueError("a balance is a non-negative number of USD, or null (unlimited)")
         self._table.set(self._owner(api_key) if api_key is not None else DEFAULT_ACCOUNT, usd)
 
-    def accounts(self) -> list[CreditAccount]:
-        """Every account (named by a short fingerprint, never the key)."""
-        return [self._public(a) for a in self._table.all() if a.owner != DEFAULT_ACCOUNT]
+    def accounts(self, limit: int | None = None) -> list[CreditAccount]:
+        """Every account, or the first ``limit`` by fingerprint (named by a short
+        fingerprint, never the key)."""
+        # One row more than asked: the default's row may be among those read.
+        rows = self._table.all(None if limit is None else limit + 1)
+        shown = [self._public(a) for a in rows if a.owner != DEFAULT_ACCOUNT]
+        return shown if limit is None else shown[:limit]
 
     def charge(self, owner: str, amount: float, tasks: list[Mapping[str, Any]]) -> None:
         """Spend ``amount`` from the owner's account, or refuse the request (402)."""

@@ -119,7 +119,9 @@ class CreditTable(Protocol):
 
     def get(self, owner: str, default: float | None) -> CreditAccount: ...
 
-    def all(self) -> list[CreditAccount]: ...
+    def all(self, limit: int | None = None) -> list[CreditAccount]:
+        """Every account, default included, ordered by owner (the first ``limit``)."""
+        ...
 
     def spend(self, owner: str, amount: float, default: float | None) -> CreditAccount | None:
         """Atomically take ``amount`` from the account (made with the default balance,

@@ -22,7 +22,8 @@ GET    /__ltxmock/deliveries/<id>/body   what a captured delivery would have sen
 GET    /__ltxmock/scripts         scripted poll outcomes per taskUUID
 POST   /__ltxmock/scripts         {"taskUUID": T, "outcomes": ["processing", "timeoutProvider"]}
 DELETE /__ltxmock/scripts[/<taskUUID>]   remove one, or all
-GET    /__ltxmock/credits         the default balance and every account (by fingerprint)
+GET    /__ltxmock/credits         the default balance and every account (by fingerprint);
+                                  ?limit=<n>: the first n, and "more": true|false
 PUT    /__ltxmock/credits         {"balance": 5} (the default) or {"apiKey": K, "balance": 5};
                                   null: unlimited
 POST   /__ltxmock/credits/query   {"apiKey": K}: that key's balance and spending
@@ -170,10 +171,22 @@ def remove_script(task_uuid: str) -> Response:
 
 @admin.get("/credits")
 def list_credits() -> Response:
+    limit = request.args.get("limit", None, type=int)
+    if "limit" in request.args and (limit is None or limit < 0):
+        return _bad_request("invalidQuery", "limit must be a non-negative integer")
     credits = current_service().credits
+    if limit is None:
+        accounts = [_account(a) for a in credits.accounts()]
+        return json_response(200, {"default": credits.default(), "accounts": accounts})
+    # One more than shown, to tell whether there are more (the dashboard's bound).
+    accounts = [_account(a) for a in credits.accounts(limit + 1)]
     return json_response(
         200,
-        {"default": credits.default(), "accounts": [_account(a) for a in credits.accounts()]},
+        {
+            "default": credits.default(),
+            "accounts": accounts[:limit],
+            "more": len(accounts) > limit,
+        },
     )
 
 

@@ -51,9 +51,12 @@ class CreditTable:
             ).fetchone()
         return CreditAccount(owner, fallback[0] if fallback is not None else default, 0.0)
 
-    def all(self) -> list[CreditAccount]:
+    def all(self, limit: int | None = None) -> list[CreditAccount]:
         with self._engine.reading() as conn:
-            rows = conn.execute("SELECT owner, balance, spent FROM credits ORDER BY owner")
+            rows = conn.execute(
+                "SELECT owner, balance, spent FROM credits ORDER BY owner LIMIT ?",
+                (-1 if limit is None else limit,),  # SQLite: a negative LIMIT is none
+            )
             return [CreditAccount(str(o), b, float(s)) for o, b, s in rows.fetchall()]
 
     def spend(self, owner: str, amount: float, default: float | None) -> CreditAccount | None:
