@@ -154,6 +154,92 @@ class Sink:
         self.server.server_close()
 
 
+def test_a_balance_set_on_the_page_is_spent_down_to_zero_then_refused(
+    page: Any, live: MockServer
+) -> None:
+    open_dashboard(page, live)
+    expect(page.locator("#balance")).to_have_text("unlimited", timeout=WAIT)
+    expect(page.locator("#no-accounts")).to_be_visible()
+    page.get_by_label("USD (empty: unlimited)").fill("0.48")  # two 1080p x 6 s tasks
+    page.get_by_role("button", name="Set balance").click()
+    expect(page.locator("#control-status")).to_contain_text("Default balance set")
+    expect(page.locator("#balance")).to_have_text("$0.4800", timeout=WAIT)
+    assert live.service.credits.default() == 0.48
+
+    answers = [submit(live, video_task()) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 402]
+    assert [e["code"] for e in answers[2].json()["errors"]] == ["insufficientCredits"]
+    [account] = live.service.credits.accounts()
+    row = page.locator(f'#account-rows tr[data-account="{account.owner}"]')
+    expect(row.locator("td.balance")).to_have_text("$0.0000", timeout=WAIT)
+    expect(row.locator("td.spent")).to_have_text("$0.4800")
+    assert API_KEY not in page.content()  # accounts are named by fingerprint only
+    expect(page.locator("#request-list li .badge").first).to_have_text(
+        re.compile("rejected"), timeout=WAIT
+    )
+
+    # A negative balance is stopped by the form (the field says why) and changes nothing.
+    field = page.get_by_label("USD (empty: unlimited)")
+    field.fill("-1")
+    page.get_by_role("button", name="Set balance").click()
+    assert field.evaluate("input => input.validity.rangeUnderflow")
+    assert live.service.credits.default() == 0.48
+    # Empty: unlimited again for keys that have not spent yet.
+    page.get_by_label("USD (empty: unlimited)").fill("")
+    page.get_by_role("button", name="Set balance").click()
+    expect(page.locator("#balance")).to_have_text("unlimited", timeout=WAIT)
+    assert live.service.credits.default() is None
+    shot(page, "credits")
+
+
+def test_a_captured_webhook_shows_its_body_read_with_the_admin_token(page: Any) -> None:
+    """Through the token too: the body is read by the page's admin client, not a link."""
+    with MockServer(latency=0.2, admin_token="dash-token-123") as server:
+        task = video_task(webhookURL="https://hooks.example.com/x")
+        assert submit(server, task).status_code == 200
+        page.goto(f"{server.base_url}/__ltxmock/ui")
+        page.get_by_label("Admin token").fill("dash-token-123")
+        page.get_by_role("button", name="Use token").click()
+        row = page.locator(f'#task-rows tr[data-task="{task["taskUUID"]}"]')
+        expect(row).to_have_attribute("data-status", "success", timeout=WAIT)
+        delivery = row.locator(".deliveries li").first
+        expect(delivery.locator(".badge")).to_have_text("captured", timeout=WAIT)
+        expect(delivery).to_contain_text("captured, not sent: application/json")
+        [captured] = server.service.deliveries.to_json(task["taskUUID"], state="captured")
+        stored = server.service.deliveries.captured(captured["id"])
+        assert stored is not None
+        assert stored.body is not None
+        button = delivery.get_by_role("button", name="View the captured body of webhook #0")
+        expect(button).to_have_attribute("aria-expanded", "false")
+        button.click()
+        body = delivery.locator("pre.capture-body")
+        expect(body).to_have_text(json.dumps(json.loads(stored.body), indent=2), timeout=WAIT)
+        expect(body).to_contain_text(task["taskUUID"])
+        expect(button).to_have_attribute("aria-expanded", "true")
+        shot(page, "captured")
+        button.click()
+        expect(body).to_be_hidden()
+
+
+def test_a_captured_body_is_shown_as_text_never_markup(page: Any, live: MockServer) -> None:
+    """The page shows what GET .../body returns as characters, whatever they are."""
+    attack = '<img src=x onerror="document.title=1">'
+    task = video_task(webhookURL="https://hooks.example.com/x", positivePrompt=attack)
+    assert submit(live, task).status_code == 200
+    open_dashboard(page, live)
+    row = page.locator(f'#task-rows tr[data-task="{task["taskUUID"]}"]')
+    expect(row.locator(".deliveries .badge")).to_have_text("captured", timeout=2 * WAIT)
+    # Whatever the capture holds (here: a body made to look like markup) stays text.
+    page.route(
+        re.compile(r".*/__ltxmock/deliveries/\d+/body$"),
+        lambda route: route.fulfill(status=200, content_type="text/html", body=attack),
+    )
+    row.get_by_role("button", name=re.compile("View the captured body")).click()
+    expect(row.locator("pre.capture-body")).to_have_text(attack)
+    assert page.locator("img").count() == 0
+    assert page.title() == "ltxmock dashboard"
+
+
 def test_a_rejected_request_shows_its_errors_on_the_payload(page: Any, live: MockServer) -> None:
     bad = video_task(duration=7, seed=3)
     assert submit(live, bad).status_code == 400
@@ -350,6 +436,9 @@ def test_the_lists_stay_bounded_and_each_poll_asks_a_bounded_page(
             assert int(limit.group(1)) <= 50
         if "/__ltxmock/tasks" in url:
             assert url.count("uuid=") <= 30
+        if "/__ltxmock/credits" in url:
+            assert re.search(r"[?&]limit=10$", url), url
+    assert any("/__ltxmock/credits" in url for url in asked)
 
 
 CONTRAST = """

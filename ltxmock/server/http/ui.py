@@ -33,6 +33,7 @@ FILES = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "api.js": "text/javascript; charset=utf-8",
+    "credits.js": "text/javascript; charset=utf-8",
     "dom.js": "text/javascript; charset=utf-8",
     "json_view.js": "text/javascript; charset=utf-8",
     "playground.js": "text/javascript; charset=utf-8",

@@ -33,21 +33,52 @@ async function readJson(response) {
   }
 }
 
-// An admin call: resolves to the parsed body, throws ApiError for any non-2xx.
-export async function admin(method, path, body) {
-  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+function adminFetch(method, path, body, accept) {
+  const headers = { "Content-Type": "application/json", Accept: accept };
   const token = adminToken();
   if (token) headers["X-Ltxmock-Admin-Token"] = token;
-  const response = await fetch(ADMIN + path, {
+  return fetch(ADMIN + path, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     cache: "no-store",
     credentials: "omit",
   });
+}
+
+// An admin call: resolves to the parsed body, throws ApiError for any non-2xx.
+export async function admin(method, path, body) {
+  const response = await adminFetch(method, path, body, "application/json");
   const parsed = await readJson(response);
   if (!response.ok) throw new ApiError(response.status, parsed);
   return parsed;
+}
+
+// An admin GET read as text, at most maxBytes of it (the rest is never read):
+// resolves to {text, truncated, contentType}, throws ApiError for any non-2xx.
+export async function adminText(path, maxBytes) {
+  const response = await adminFetch("GET", path, undefined, "*/*");
+  if (!response.ok) throw new ApiError(response.status, await readJson(response));
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  while (size <= maxBytes) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+  }
+  const truncated = size > maxBytes;
+  if (truncated) await reader.cancel();
+  const bytes = new Uint8Array(Math.min(size, maxBytes));
+  let at = 0;
+  for (const chunk of chunks) {
+    const part = chunk.subarray(0, bytes.length - at);
+    bytes.set(part, at);
+    at += part.length;
+  }
+  const text = new TextDecoder("utf-8").decode(bytes); // invalid bytes become U+FFFD
+  return { text, truncated, contentType: response.headers.get("Content-Type") || "" };
 }
 
 // POST /v1 with an API key: resolves to {status, body} whatever the status.

@@ -1,11 +1,12 @@
 // The dashboard: polls the admin API once a second while the tab is visible, and keeps
 // bounded lists (the newest 100 exchanges in requests.js, 30 tasks in tasks.js), so a
 // page left open for a day over a busy mock costs it the same small questions each
-// second and its memory stays flat. Everything shown is set as text (textContent),
-// never parsed as HTML. This module: the faults and state controls, the admin token,
-// and the poll.
+// second and its memory stays flat (10 credit accounts in credits.js). Everything shown is set as text (textContent),
+// never parsed as HTML. This module: the faults, credits and state controls, the admin
+// token, and the poll.
 
 import { ApiError, admin, setAdminToken } from "./api.js";
+import { CreditsPanel, balanceBody } from "./credits.js";
 import { el } from "./dom.js";
 import { setUpPlayground } from "./playground.js";
 import { RequestList } from "./requests.js";
@@ -18,6 +19,7 @@ const HEALTH_EVERY = 5; // polls between two health reads (the store's task coun
 const $ = (id) => document.getElementById(id);
 const requestList = new RequestList($("request-list"), $("no-requests"));
 const taskTable = new TaskTable($("task-rows"), $("no-tasks"), $("spent"));
+const credits = new CreditsPanel($("balance"), $("account-rows"), $("no-accounts"), $("more-accounts"));
 const state = {
   cursor: 0,
   paused: false,
@@ -101,9 +103,15 @@ function setUpControls() {
     else body.status = Number.parseInt($("fault-status").value, 10);
     act(() => admin("POST", "/faults", body), "Fault added: the next matching request gets it.");
   });
+  $("credits-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    act(async () => {
+      await admin("PUT", "/credits", balanceBody($("default-balance").value));
+    }, "Default balance set: keys that have not spent yet start with it.");
+  });
   $("faults-clear").addEventListener("click", () => act(() => admin("DELETE", "/faults"), "Faults cleared."));
   $("reset").addEventListener("click", () => {
-    if (!window.confirm("Forget every task, fault, journal entry, file and delivery of this mock?")) return;
+    if (!window.confirm("Forget every task, fault, balance, journal entry, file and delivery of this mock?")) return;
     act(async () => {
       await admin("POST", "/reset");
       forgetAll();
@@ -165,6 +173,7 @@ async function tick(now = false) {
       await refreshRequests();
       await taskTable.refresh();
       await refreshFaults();
+      await credits.refresh();
       state.ticks += 1;
       showConnection(`Live: updated ${new Date().toLocaleTimeString()}`);
     } catch (error) {

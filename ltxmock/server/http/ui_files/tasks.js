@@ -2,11 +2,12 @@
 // state, progress, cost, videos and deliveries (GET /__ltxmock/tasks), asked again
 // only while not settled.
 
-import { admin } from "./api.js";
+import { ApiError, admin, adminText } from "./api.js";
 import { el, money, time } from "./dom.js";
 import { errorsOf, tasksOf } from "./requests.js";
 
 const MAX_TASKS = 30;
+const MAX_BODY_BYTES = 64 * 1024; // of a captured body shown as text (the rest is not read)
 // captured: a callback to a reserved name, kept by the mock instead of sent.
 const DELIVERY_LOOK = { delivered: "good", captured: "good", pending: "warn", skipped: "warn" };
 
@@ -39,10 +40,59 @@ function deliveriesCell(view) {
     }
     detail.append(tries);
     line.append(detail);
+    if (d.state === "captured") line.append(captureView(d));
     list.append(line);
   }
   cell.append(list);
   return cell;
+}
+
+// A captured delivery: what it would have sent. A webhook's body is read on demand
+// through the admin API (with its token) and shown as text; an upload's is a video,
+// described by its type, size and hash.
+function captureView(d) {
+  const box = el("div", null, "capture");
+  const capture = d.captured || {};
+  const facts = `${capture.contentType || "?"}, ${capture.size ?? "?"} bytes`;
+  box.append(el("span", `captured, not sent: ${facts}`, "note-plain"));
+  if (d.kind !== "webhook" || !Number.isInteger(d.id)) {
+    if (capture.sha256) box.append(el("div", `sha256 ${capture.sha256}`, "note-plain"));
+    return box;
+  }
+  const button = el("button", "View body");
+  button.type = "button";
+  button.setAttribute("aria-expanded", "false");
+  button.setAttribute("aria-label", `View the captured body of ${d.kind} #${d.result_index}`);
+  const view = el("pre", null, "code capture-body");
+  view.hidden = true;
+  button.addEventListener("click", async () => {
+    if (!view.hidden) {
+      view.hidden = true;
+      button.setAttribute("aria-expanded", "false");
+      button.textContent = "View body";
+      return;
+    }
+    view.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+    button.textContent = "Hide body";
+    view.textContent = "Loading…";
+    try {
+      const { text, truncated } = await adminText(`/deliveries/${d.id}/body`, MAX_BODY_BYTES);
+      let shown = text;
+      if (!truncated) {
+        try {
+          shown = JSON.stringify(JSON.parse(text), null, 2);
+        } catch {
+          // not JSON: shown as received
+        }
+      }
+      view.textContent = truncated ? `${shown}\n… (first ${MAX_BODY_BYTES} bytes of ${capture.size})` : shown;
+    } catch (error) {
+      view.textContent = error instanceof ApiError ? `${error.status}: ${error.message}` : String(error.message || error);
+    }
+  });
+  box.append(button, view);
+  return box;
 }
 
 function drawTask(uuid, entry, view) {
