@@ -480,8 +480,12 @@ def test_text_has_enough_contrast(page: Any, live: MockServer) -> None:
 
 def test_a_screenshot_of_a_dashboard_at_work(page: Any, live: MockServer) -> None:
     """The README's picture (docs/dashboard.png is a copy of artifacts/dashboard.png):
-    finished and failed tasks, a rejected request opened, a fault set, a lint error."""
-    submit(live, video_task(includeCost=True, positivePrompt="A heron lands on a frozen pond"))
+    finished and failed tasks, a captured webhook, a balance being spent, a rejected
+    request opened, a fault set, a lint error."""
+    live.service.credits.set_balance(5.0)
+    heron = "A heron lands on a frozen pond"
+    hook = "https://hooks.example.com/x"
+    submit(live, video_task(includeCost=True, positivePrompt=heron, webhookURL=hook))
     submit(live, video_task(includeCost=True, width=2560, height=1440, duration=8))
     submit(live, video_task(), **{"X-Ltxmock-Fault": "task:timeoutProvider"})
     submit(live, video_task(duration=7, seed=3))
@@ -498,6 +502,10 @@ def test_a_screenshot_of_a_dashboard_at_work(page: Any, live: MockServer) -> Non
         text.replace('"height": 1080', '"height": 1440')
     )
     expect(page.locator("#lint-view .line.bad")).to_have_count(1, timeout=WAIT)
+    [account] = live.service.credits.accounts()  # three accepted tasks (failed: not refunded)
+    spent = page.locator("#account-rows td.spent")
+    expect(spent).to_have_text(f"${account.spent:.4f}", timeout=WAIT)
+    expect(page.locator("#task-rows .deliveries .badge")).to_have_text("captured", timeout=WAIT)
     for video in page.locator("video").element_handles():
         page.wait_for_function("v => v.readyState >= 2", arg=video, timeout=WAIT)
     shot(page, "dashboard")
