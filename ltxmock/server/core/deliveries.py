@@ -255,9 +255,10 @@ class Deliveries:
         """Every attempt (of one task's deliveries), oldest first."""
         return self._store.deliveries.attempts(task_uuid=task_uuid)
 
-    def captured(self, delivery_id: int) -> Capture | None:
-        """What a captured delivery would have sent (None: not captured)."""
-        return self._store.deliveries.captured(delivery_id)
+    def captured(self, delivery_id: int, *, with_body: bool = True) -> Capture | None:
+        """What a captured delivery would have sent (None: not captured); without its
+        body (``body`` None), only its type, size and hash."""
+        return self._store.deliveries.captured(delivery_id, with_body=with_body)
 
     def to_json(
         self, task_uuid: str | None = None, *, kind: str | None = None, state: str | None = None
@@ -281,7 +282,8 @@ class Deliveries:
         return shown
 
     def _capture_json(self, delivery: DeliveryRow) -> dict[str, Any] | None:
-        capture = self.captured(delivery.id)
+        # The log shows a webhook's JSON; an upload (a video) only by size and hash.
+        capture = self.captured(delivery.id, with_body=delivery.kind == WEBHOOK)
         if capture is None:
             return None
         shown: dict[str, Any] = {

@@ -153,13 +153,14 @@ class DeliveryTable:
                 (at, delivery_id, owner),
             )
 
-    def captured(self, delivery_id: int) -> Capture | None:
+    def captured(self, delivery_id: int, *, with_body: bool = True) -> Capture | None:
         shard = self._engine.shard_of(delivery_id)
         if shard is None:
             return None
+        body_column = "body" if with_body else "NULL"  # an upload's body can be 64 MiB
         with self._engine.reading(shard) as conn:
             row = conn.execute(
-                "SELECT delivery_id, content_type, size, sha256, body FROM captures "
+                f"SELECT delivery_id, content_type, size, sha256, {body_column} FROM captures "
                 "WHERE delivery_id = ?",
                 (delivery_id,),
             ).fetchone()

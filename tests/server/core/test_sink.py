@@ -142,6 +142,10 @@ def test_an_upload_to_a_reserved_name_is_captured_with_the_file(
     assert video.mimetype == "video/mp4"
     assert len(video.data) == upload["size"]
     assert hashlib.sha256(video.data).hexdigest() == upload["sha256"]
+    # The log reads an upload's size and hash, never its (up to 64 MiB) bytes.
+    listed = client.service.deliveries.captured(deliveries[0]["id"], with_body=False)
+    assert listed is not None
+    assert (listed.body, listed.size) == (None, upload["size"])
     only_uploads = client.admin("GET", f"/deliveries?task={task['taskUUID']}&kind=upload").body
     assert [d["kind"] for d in only_uploads["deliveries"]] == ["upload"]
     assert no_network == []
