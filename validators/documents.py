@@ -166,8 +166,40 @@ def load_documents(spec_dir: Path | str | None = None) -> tuple[ModelDocument, .
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise SpecError(f"{path}: cannot read OpenAPI document: {exc}") from exc
+        check_openapi(document, str(path))
         docs.append(parse_document(document, str(path)))
     return _unique(docs)
+
+
+def check_openapi(document: Any, source: str) -> None:
+    """Raise ``SpecError`` naming ``source`` and the place if ``document`` is not valid OpenAPI.
+
+    openapi-spec-validator does the check (the version the document declares:
+    3.0, 3.1, ...). It comes with the server extra; the light install (the
+    linter alone) has no OpenAPI checker and reads the document as it is.
+    """
+    try:
+        from openapi_spec_validator import validate
+        from openapi_spec_validator.exceptions import OpenAPIError
+        from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+        from referencing.exceptions import Unresolvable
+    except ImportError:
+        return
+    if not isinstance(document, Mapping):
+        raise SpecError(f"{source}: not an OpenAPI document (the top level is not an object)")
+    version = document.get("openapi")
+    try:
+        validate(document)
+    except OpenAPIValidationError as exc:
+        where = f"at {exc.json_path}: " if exc.json_path != "$" else "at the top level: "
+        raise SpecError(f"{source}: not a valid OpenAPI document: {where}{exc.message}") from exc
+    except Unresolvable as exc:
+        raise SpecError(f"{source}: not a valid OpenAPI document: {exc}") from exc
+    except OpenAPIError as exc:  # no or an unknown "openapi" version
+        raise SpecError(
+            f"{source}: not a valid OpenAPI document: at $.openapi: {version!r} is not an "
+            f"OpenAPI version this checker knows ({exc.__class__.__name__})"
+        ) from exc
 
 
 def _unique(docs: Iterable[ModelDocument]) -> tuple[ModelDocument, ...]:
