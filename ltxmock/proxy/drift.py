@@ -53,7 +53,10 @@ class Drift:
     status: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        """The report's JSON shape (the API's spelling: ``taskUUID``)."""
+        fields = asdict(self)
+        fields["taskUUID"] = fields.pop("task_uuid")
+        return {k: v for k, v in fields.items() if v is not None}
 
 
 @dataclass

@@ -5,6 +5,7 @@ on 127.0.0.1; nothing here contacts another host."""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -88,3 +89,56 @@ def proxy_to(upstream: str, **config: Any) -> Iterator[RunningProxy]:
             yield running
         finally:
             running.http.close()
+
+
+Answerer = Any  # (body) -> (status, payload) for REST; (body) -> [payload, ...] for a frame
+
+
+class FakeUpstream:
+    """A deliberately wrong Runware upstream: ``rest(body)`` gives (status, payload) for a
+    ``POST /v1``; ``ws(body)`` the frames answering one WebSocket message."""
+
+    def __init__(self, rest: Answerer = None, ws: Answerer = None) -> None:
+        self.rest = rest
+        self.ws = ws
+        self.received: list[Any] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                kind = message["type"].replace("lifespan.", "")
+                await send({"type": f"lifespan.{kind}.complete"})
+                if kind == "shutdown":
+                    return
+        elif scope["type"] == "http":
+            chunks = []
+            while True:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    break
+            body = json.loads(b"".join(chunks))
+            self.received.append(body)
+            status, payload = self.rest(body)
+            raw = json.dumps(payload).encode()
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": raw})
+        elif scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept"})
+            while True:
+                message = await receive()
+                if message["type"] != "websocket.receive":
+                    return
+                body = json.loads(message.get("text") or message.get("bytes"))
+                self.received.append(body)
+                for payload in self.ws(body):
+                    await send({"type": "websocket.send", "text": json.dumps(payload)})
+
+
+@contextlib.contextmanager
+def proxy_to_fake(fake: FakeUpstream, **config: Any) -> Iterator[RunningProxy]:
+    with run_asgi(fake) as port, proxy_to(f"http://127.0.0.1:{port}/v1", **config) as proxy:
+        yield proxy
