@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -116,6 +117,10 @@ def run_proxy(args: argparse.Namespace) -> int:
             ws_ping_interval=None,
         )
     )
+    # uvicorn stops on SIGINT/SIGTERM, then raises the signal again for the handler
+    # it found: with these, the process lives on to report and choose its status.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, _ignore)
     server.run(sockets=[sock])
     snapshot = app.drift.snapshot()
     if snapshot["total"] or snapshot["unchecked"]:
@@ -126,6 +131,10 @@ def run_proxy(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return DRIFT_EXIT if args.fail_on_drift and snapshot["total"] else 0
+
+
+def _ignore(signum: int, frame: Any) -> None:
+    return None
 
 
 def _bind(host: str, port: int) -> socket.socket:
