@@ -191,8 +191,10 @@ def check_openapi(document: Any, source: str) -> None:
     try:
         validate(document)
     except OpenAPIValidationError as exc:
-        where = f"at {exc.json_path}: " if exc.json_path != "$" else "at the top level: "
-        raise SpecError(f"{source}: not a valid OpenAPI document: {where}{exc.message}") from exc
+        place = _place(document, list(exc.relative_path), exc.instance)
+        where = f"at {place}: " if place != "$" else "at the top level: "
+        message = exc.message.split("\n\n")[0]  # not the instance, which may be the whole file
+        raise SpecError(f"{source}: not a valid OpenAPI document: {where}{message}") from exc
     except Unresolvable as exc:
         raise SpecError(f"{source}: not a valid OpenAPI document: {exc}") from exc
     except OpenAPIError as exc:  # no or an unknown "openapi" version
@@ -200,6 +202,43 @@ def check_openapi(document: Any, source: str) -> None:
             f"{source}: not a valid OpenAPI document: at $.openapi: {version!r} is not an "
             f"OpenAPI version this checker knows ({exc.__class__.__name__})"
         ) from exc
+
+
+def _place(document: Any, relative: list[Any], instance: Any) -> str:
+    """The JSON path of the checker's error in the whole document.
+
+    A schema object is checked on its own, so the error's path starts at that
+    schema: the place is found by looking for the node the path leads from
+    (the same object first, else an equal value), nearest the top first.
+    """
+    found: list[list[Any]] = []
+    equal: list[list[Any]] = []
+    stack: list[tuple[list[Any], Any]] = [([], document)]
+    while stack and not found:
+        path, node = stack.pop(0)
+        target: Any = node
+        try:
+            for part in relative:
+                target = target[part]
+        except (KeyError, IndexError, TypeError):
+            target = _MISSING
+        if target is instance:
+            found.append(path)
+        elif target is not _MISSING and target == instance and not equal:
+            equal.append(path)
+        children = (
+            node.items()
+            if isinstance(node, Mapping)
+            else enumerate(node)
+            if isinstance(node, list)
+            else ()
+        )
+        stack.extend(([*path, key], child) for key, child in children)
+    best = (found or equal or [[]])[0] + relative
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in best)
+
+
+_MISSING = object()
 
 
 def _unique(docs: Iterable[ModelDocument]) -> tuple[ModelDocument, ...]:

@@ -1,0 +1,73 @@
+"""Every document loaded from spec/ or --spec-dir is checked as OpenAPI when it is loaded
+(openapi-spec-validator), with an error naming the file and the place."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ltxmock.validators import SpecError, load_documents
+from ltxmock.validators.documents import default_spec_dir
+
+from ltxmock.cli import main
+
+PACKAGED = next(default_spec_dir().glob("*.json"))
+
+
+def broken(tmp_path: Path, change: Any) -> Path:
+    document = json.loads(PACKAGED.read_text())
+    change(document)
+    (tmp_path / "model.json").write_text(json.dumps(document, indent=2))
+    return tmp_path
+
+
+def test_the_packaged_documents_pass() -> None:
+    assert load_documents()
+
+
+def set_response_type(document: dict[str, Any]) -> None:
+    document["components"]["schemas"]["ResponseBody"]["type"] = "objekt"
+
+
+def drop_info(document: dict[str, Any]) -> None:
+    del document["info"]
+
+
+def bad_ref(document: dict[str, Any]) -> None:
+    responses = document["paths"]["/"]["post"]["responses"]
+    responses["200"] = {"$ref": "#/components/responses/Nowhere"}
+
+
+def bad_version(document: dict[str, Any]) -> None:
+    document["openapi"] = "9.9.9"
+
+
+@pytest.mark.parametrize(
+    ("change", "place"),
+    [
+        (set_response_type, "at $.components.schemas.ResponseBody.type: 'objekt' is not valid"),
+        (drop_info, 'at the top level: "info" is a required property'),
+        (bad_ref, "/components/responses/Nowhere"),
+        (bad_version, "at $.openapi: '9.9.9'"),
+    ],
+)
+def test_an_invalid_document_is_refused_naming_file_and_place(
+    tmp_path: Path, change: Any, place: str
+) -> None:
+    folder = broken(tmp_path, change)
+    with pytest.raises(SpecError) as raised:
+        load_documents(folder)
+    message = str(raised.value)
+    assert message.startswith(f"{folder / 'model.json'}: not a valid OpenAPI document")
+    assert place in message
+
+
+def test_lint_with_such_a_spec_dir_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = broken(tmp_path, set_response_type)
+    (tmp_path / "task.json").write_text("[]")
+    assert main(["lint", "--spec-dir", str(folder), str(tmp_path / "task.json")]) == 2
+    assert "not a valid OpenAPI document" in capsys.readouterr().err
