@@ -7,6 +7,8 @@ model's document next to the first makes its tasks valid with no code change.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -163,21 +165,28 @@ def load_documents(spec_dir: Path | str | None = None) -> tuple[ModelDocument, .
     docs = []
     for path in files:
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
+            document = json.loads(raw.decode("utf-8"))
         except (OSError, ValueError) as exc:
             raise SpecError(f"{path}: cannot read OpenAPI document: {exc}") from exc
-        check_openapi(document, str(path))
+        check_openapi(document, str(path), raw=raw)
         docs.append(parse_document(document, str(path)))
     return _unique(docs)
 
 
-def check_openapi(document: Any, source: str) -> None:
+def check_openapi(document: Any, source: str, *, raw: bytes | None = None) -> None:
     """Raise ``SpecError`` naming ``source`` and the place if ``document`` is not valid OpenAPI.
 
     openapi-spec-validator does the check (the version the document declares:
     3.0, 3.1, ...). It comes with the server extra; the light install (the
     linter alone) has no OpenAPI checker and reads the document as it is.
+    Importing and running the checker costs about half a second, so a passed
+    check is remembered by the file's bytes (``raw``) and the checker's version
+    in the user's cache directory: ``ltxmock lint`` pays it once per document.
     """
+    marker = _passed_marker(raw)
+    if marker is not None and marker.exists():
+        return
     try:
         from openapi_spec_validator import validate
         from openapi_spec_validator.exceptions import OpenAPIError
@@ -202,6 +211,31 @@ def check_openapi(document: Any, source: str) -> None:
             f"{source}: not a valid OpenAPI document: at $.openapi: {version!r} is not an "
             f"OpenAPI version this checker knows ({exc.__class__.__name__})"
         ) from exc
+    if marker is not None:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:  # a read-only home: check again next time
+            pass
+
+
+CHECK_CACHE_ENV = "LTXMOCK_CACHE_DIR"
+
+
+def _passed_marker(raw: bytes | None) -> Path | None:
+    """Where a passed check of these bytes is remembered (None: not remembered)."""
+    if raw is None:
+        return None
+    try:
+        checker = importlib.metadata.version("openapi-spec-validator")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    base = os.environ.get(CHECK_CACHE_ENV) or os.environ.get("XDG_CACHE_HOME")
+    folder = Path(base) if base else Path.home() / ".cache"
+    if not os.environ.get(CHECK_CACHE_ENV):
+        folder = folder / "ltxmock"
+    digest = hashlib.sha256(checker.encode() + b"\0" + raw).hexdigest()
+    return folder / "openapi-checked" / digest
 
 
 def _place(document: Any, relative: list[Any], instance: Any) -> str:

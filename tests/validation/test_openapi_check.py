@@ -16,9 +16,15 @@ from ltxmock.cli import main
 PACKAGED = next(default_spec_dir().glob("*.json"))
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LTXMOCK_CACHE_DIR", str(tmp_path / "cache"))
+
+
 def broken(tmp_path: Path, change: Any) -> Path:
     document = json.loads(PACKAGED.read_text())
     change(document)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "model.json").write_text(json.dumps(document, indent=2))
     return tmp_path
 
@@ -71,3 +77,24 @@ def test_lint_with_such_a_spec_dir_is_a_usage_error(
     (tmp_path / "task.json").write_text("[]")
     assert main(["lint", "--spec-dir", str(folder), str(tmp_path / "task.json")]) == 2
     assert "not a valid OpenAPI document" in capsys.readouterr().err
+
+
+def test_a_passed_check_is_remembered_by_the_files_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LTXMOCK_CACHE_DIR", str(cache))
+    folder = broken(tmp_path / "spec", lambda document: None)  # a valid copy
+    load_documents(folder)
+    (marker,) = (cache / "openapi-checked").iterdir()
+    import openapi_spec_validator
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("checked again")
+
+    monkeypatch.setattr(openapi_spec_validator, "validate", fail)
+    load_documents(folder)  # the same bytes: not checked again
+    broken(folder, set_response_type)  # other bytes: checked, and refused
+    with pytest.raises(AssertionError, match="checked again"):
+        load_documents(folder)
+    assert marker.exists()
