@@ -22,6 +22,8 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 from ltxmock.validators import ModelDocument
 
 JSON_TYPE = "application/json"
+CACHED_ANSWERS = 1024
+CACHED_BODY_BYTES = 16 * 1024
 # Authentication is the upstream's business: the document's bearer scheme is
 # satisfied with a placeholder, and the caller's key never reaches openapi-core.
 _PLACEHOLDER_AUTH = {"Authorization": "Bearer placeholder"}
@@ -89,6 +91,7 @@ class Contract:
         self._by_model = {
             (op.document.task_type, op.document.air_id): op for op in self._operations
         }
+        self._verdicts: dict[tuple[int, bytes], tuple[str, ...]] = {}  # one thread: the checker
 
     def check_request(self, body: Any) -> list[str]:
         """Problems openapi-core finds in the model tasks of ``body`` (one call per model)."""
@@ -111,7 +114,22 @@ class Contract:
 
     def check_response(self, status: int, body: bytes) -> list[str]:
         """Problems with an upstream answer: a status the documents do not describe, or a
-        body their schema for it rejects. Accepted if any document accepts it."""
+        body their schema for it rejects. Accepted if any document accepts it.
+
+        Polls of a finished task repeat the same bytes: a small answer's verdict is
+        remembered (``CACHED_ANSWERS`` of them, each under ``CACHED_BODY_BYTES``).
+        """
+        if len(body) > CACHED_BODY_BYTES:
+            return self._check_response(status, body)
+        key = (status, body)
+        cached = self._verdicts.get(key)
+        if cached is None:
+            cached = self._verdicts[key] = tuple(self._check_response(status, body))
+            if len(self._verdicts) > CACHED_ANSWERS:
+                self._verdicts.pop(next(iter(self._verdicts)))  # the oldest
+        return list(cached)
+
+    def _check_response(self, status: int, body: bytes) -> list[str]:
         found: list[str] = []
         response = _Response(body, status)
         for op in self._operations:

@@ -165,6 +165,9 @@ def default_workers() -> int:
 
 def run_serve(args: argparse.Namespace) -> int:
     """The ``func`` of the ``serve`` subcommand."""
+    if args.replay_strict and args.replay is None:
+        print("ltxmock serve: --replay-strict needs --replay DIR", file=sys.stderr)
+        return 2
     try:
         config = MockConfig(
             host=args.host,
