@@ -73,7 +73,7 @@ class Checker:
         self.record_media = record_media
         self._media_done: set[str] = set()
         self._acked: OrderedDict[str, None] = OrderedDict()
-        self._queue: queue.Queue[Sent | Answered | None] = queue.Queue(QUEUE_LIMIT)
+        self._queue: queue.Queue[Sent | Answered | threading.Event] = queue.Queue(QUEUE_LIMIT)
         self._thread = threading.Thread(target=self._run, name="ltxmock-proxy-checks", daemon=True)
         self._thread.start()
 
@@ -86,8 +86,10 @@ class Checker:
     def join(self, timeout: float | None = None) -> None:
         """Wait until every job queued so far is done (tests, shutdown)."""
         done = threading.Event()
-        self._queue.put(None)  # a marker: the thread sets ``_marker`` when it gets there
-        self._marker = done
+        try:
+            self._queue.put(done, timeout=timeout)  # set by the thread when it gets there
+        except queue.Full:
+            return
         done.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
@@ -96,10 +98,8 @@ class Checker:
     def _run(self) -> None:
         while True:
             job = self._queue.get()
-            if job is None:
-                marker = getattr(self, "_marker", None)
-                if marker is not None:
-                    marker.set()
+            if isinstance(job, threading.Event):
+                job.set()
                 continue
             try:
                 if isinstance(job, Sent):
