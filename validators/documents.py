@@ -212,14 +212,23 @@ def check_openapi(document: Any, source: str, *, raw: bytes | None = None) -> No
             f"OpenAPI version this checker knows ({exc.__class__.__name__})"
         ) from exc
     if marker is not None:
-        try:
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.touch()
-        except OSError:  # a read-only home: check again next time
-            pass
+        _remember(marker)
 
 
 CHECK_CACHE_ENV = "LTXMOCK_CACHE_DIR"
+MAX_REMEMBERED = 256  # passed checks kept; beyond, the folder starts afresh
+
+
+def _remember(marker: Path) -> None:
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        others = [p for p in marker.parent.iterdir() if p != marker]
+        if len(others) >= MAX_REMEMBERED:
+            for path in others:
+                path.unlink(missing_ok=True)
+    except OSError:  # a read-only home: the check runs again next time
+        pass
 
 
 def _passed_marker(raw: bytes | None) -> Path | None:

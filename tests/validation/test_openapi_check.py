@@ -98,3 +98,14 @@ def test_a_passed_check_is_remembered_by_the_files_bytes(
     with pytest.raises(AssertionError, match="checked again"):
         load_documents(folder)
     assert marker.exists()
+
+
+def test_the_remembered_checks_are_bounded(tmp_path: Path) -> None:
+    from ltxmock.validators.documents import MAX_REMEMBERED
+
+    folder = tmp_path / "cache" / "openapi-checked"
+    folder.mkdir(parents=True)
+    for index in range(MAX_REMEMBERED):
+        (folder / f"old-{index}").touch()
+    load_documents(broken(tmp_path / "spec", lambda document: None))
+    assert len(list(folder.iterdir())) == 1  # only the new one
