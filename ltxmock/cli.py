@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from ltxmock.lint import add_lint_command
+from ltxmock.proxy.cli import add_proxy_command
 from ltxmock.server.serve.cli import add_serve_command
 
 
@@ -18,6 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_lint_command(subparsers)
     add_serve_command(subparsers)
+    add_proxy_command(subparsers)
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code

@@ -30,6 +30,7 @@ SERVER_PACKAGES: dict[str, str] = {
     "av": "av",
     "pillow": "PIL",
     "numpy": "numpy",
+    "aiohttp": "aiohttp",
 }
 
 # Distributions the extra installs on some platforms only (pyproject's markers).

@@ -7,6 +7,8 @@ model's document next to the first makes its tasks valid with no code change.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -163,11 +165,123 @@ def load_documents(spec_dir: Path | str | None = None) -> tuple[ModelDocument, .
     docs = []
     for path in files:
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
+            document = json.loads(raw.decode("utf-8"))
         except (OSError, ValueError) as exc:
             raise SpecError(f"{path}: cannot read OpenAPI document: {exc}") from exc
+        check_openapi(document, str(path), raw=raw)
         docs.append(parse_document(document, str(path)))
     return _unique(docs)
+
+
+def check_openapi(document: Any, source: str, *, raw: bytes | None = None) -> None:
+    """Raise ``SpecError`` naming ``source`` and the place if ``document`` is not valid OpenAPI.
+
+    openapi-spec-validator does the check (the version the document declares:
+    3.0, 3.1, ...). It comes with the server extra; the light install (the
+    linter alone) has no OpenAPI checker and reads the document as it is.
+    Importing and running the checker costs about half a second, so a passed
+    check is remembered by the file's bytes (``raw``) and the checker's version
+    in the user's cache directory: ``ltxmock lint`` pays it once per document.
+    """
+    marker = _passed_marker(raw)
+    if marker is not None and marker.exists():
+        return
+    try:
+        from openapi_spec_validator import validate
+        from openapi_spec_validator.exceptions import OpenAPIError
+        from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+        from referencing.exceptions import Unresolvable
+    except ImportError:
+        return
+    if not isinstance(document, Mapping):
+        raise SpecError(f"{source}: not an OpenAPI document (the top level is not an object)")
+    version = document.get("openapi")
+    try:
+        validate(document)
+    except OpenAPIValidationError as exc:
+        place = _place(document, list(exc.relative_path), exc.instance)
+        where = f"at {place}: " if place != "$" else "at the top level: "
+        message = exc.message.split("\n\n")[0]  # not the instance, which may be the whole file
+        raise SpecError(f"{source}: not a valid OpenAPI document: {where}{message}") from exc
+    except Unresolvable as exc:
+        raise SpecError(f"{source}: not a valid OpenAPI document: {exc}") from exc
+    except OpenAPIError as exc:  # no or an unknown "openapi" version
+        raise SpecError(
+            f"{source}: not a valid OpenAPI document: at $.openapi: {version!r} is not an "
+            f"OpenAPI version this checker knows ({exc.__class__.__name__})"
+        ) from exc
+    if marker is not None:
+        _remember(marker)
+
+
+CHECK_CACHE_ENV = "LTXMOCK_CACHE_DIR"
+MAX_REMEMBERED = 256  # passed checks kept; beyond, the folder starts afresh
+
+
+def _remember(marker: Path) -> None:
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        others = [p for p in marker.parent.iterdir() if p != marker]
+        if len(others) >= MAX_REMEMBERED:
+            for path in others:
+                path.unlink(missing_ok=True)
+    except OSError:  # a read-only home: the check runs again next time
+        pass
+
+
+def _passed_marker(raw: bytes | None) -> Path | None:
+    """Where a passed check of these bytes is remembered (None: not remembered)."""
+    if raw is None:
+        return None
+    try:
+        checker = importlib.metadata.version("openapi-spec-validator")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    base = os.environ.get(CHECK_CACHE_ENV) or os.environ.get("XDG_CACHE_HOME")
+    folder = Path(base) if base else Path.home() / ".cache"
+    if not os.environ.get(CHECK_CACHE_ENV):
+        folder = folder / "ltxmock"
+    digest = hashlib.sha256(checker.encode() + b"\0" + raw).hexdigest()
+    return folder / "openapi-checked" / digest
+
+
+def _place(document: Any, relative: list[Any], instance: Any) -> str:
+    """The JSON path of the checker's error in the whole document.
+
+    A schema object is checked on its own, so the error's path starts at that
+    schema: the place is found by looking for the node the path leads from
+    (the same object first, else an equal value), nearest the top first.
+    """
+    found: list[list[Any]] = []
+    equal: list[list[Any]] = []
+    stack: list[tuple[list[Any], Any]] = [([], document)]
+    while stack and not found:
+        path, node = stack.pop(0)
+        target: Any = node
+        try:
+            for part in relative:
+                target = target[part]
+        except (KeyError, IndexError, TypeError):
+            target = _MISSING
+        if target is instance:
+            found.append(path)
+        elif target is not _MISSING and target == instance and not equal:
+            equal.append(path)
+        children = (
+            node.items()
+            if isinstance(node, Mapping)
+            else enumerate(node)
+            if isinstance(node, list)
+            else ()
+        )
+        stack.extend(([*path, key], child) for key, child in children)
+    best = (found or equal or [[]])[0] + relative
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in best)
+
+
+_MISSING = object()
 
 
 def _unique(docs: Iterable[ModelDocument]) -> tuple[ModelDocument, ...]:

@@ -89,6 +89,12 @@ class MockConfig:
     # out of repr: the entries carry keys.
     balance: float | None = None
     fault_keys: tuple[str, ...] = field(default=(), repr=False)
+    # Replay (replay.py): answer requests matching a cassette of ``ltxmock proxy
+    # --record`` from it, its polls' timing divided by ``replay_speed``;
+    # ``replay_strict`` refuses the others instead of mocking them.
+    replay_dir: Path | None = None
+    replay_speed: float = 1.0
+    replay_strict: bool = False
     # Wall-clock seconds; tests inject a fake clock instead of sleeping.
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
 
@@ -98,6 +104,9 @@ class MockConfig:
         _set(self, "api_keys", tuple(str(k) for k in _iterable(keys)))
         if self.data_dir is not None and not isinstance(self.data_dir, Path):
             _set(self, "data_dir", Path(self.data_dir))
+        if self.replay_dir is not None and not isinstance(self.replay_dir, Path):
+            _set(self, "replay_dir", Path(self.replay_dir))
+        _set(self, "replay_speed", float(self.replay_speed))
         if self.public_base_url is not None:
             _set(self, "public_base_url", self.public_base_url.rstrip("/"))
         allow = self.callback_allow
@@ -129,6 +138,11 @@ class MockConfig:
                     "render_executor: process/thread",
                 ),
                 (self.render_workers < 1, "render_workers must be positive"),
+                (not self.replay_speed > 0, "replay_speed must be > 0"),
+                (
+                    self.replay_dir is not None and not self.replay_dir.is_dir(),
+                    f"replay_dir {self.replay_dir} is not a directory",
+                ),
                 (self.delivery_timeout <= 0, "delivery_timeout must be > 0 seconds"),
                 (self.delivery_max_attempts < 1, "delivery_max_attempts must be positive"),
                 (self.delivery_backoff < 0, "delivery_backoff must be >= 0 seconds"),
@@ -182,10 +196,12 @@ class MockConfig:
                     values[spec.name] = tuple(k for k in raw.split(",") if k)
                 elif spec.name in ("callback_allow", "fault_keys"):
                     values[spec.name] = tuple(a.strip() for a in raw.split(",") if a.strip())
-                elif spec.name in ("data_dir", "public_base_url", "admin_token"):
+                elif spec.name in ("data_dir", "public_base_url", "admin_token", "replay_dir"):
                     values[spec.name] = raw or None
                 elif spec.name == "balance":
                     values[spec.name] = float(raw) if raw else None
+                elif kind is bool:
+                    values[spec.name] = _boolean(raw)
                 elif kind in (int, float):
                     values[spec.name] = kind(raw)
                 else:
@@ -224,6 +240,14 @@ def _set(config: MockConfig, name: str, value: Any) -> None:
 
 def _iterable(value: Any) -> Iterable[Any]:
     return value if value is not None else ()
+
+
+def _boolean(raw: str) -> bool:
+    if raw.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.strip().lower() in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
 
 
 def _header_safe(token: str) -> bool:

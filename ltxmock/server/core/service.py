@@ -43,6 +43,7 @@ from .journal import Journal
 from .ports import Store
 from .records import TaskRecord
 from .renders import Renders
+from .replay import Replay
 from .reply import Reply
 from .request import ApiRequest
 from .scripts import ScriptBook
@@ -109,6 +110,15 @@ class MockService:
         self.results = Renders(config, store, lambda: self.validator)
         self.deliveries = Deliveries(config, store, self.results)
         self.deliveries.resume()  # a restart picks up what the last run left pending
+        self.replay: Replay | None = None
+        if config.replay_dir is not None:
+            self.replay = Replay(
+                config.replay_dir,
+                speed=config.replay_speed,
+                strict=config.replay_strict,
+                api_keys=config.api_keys,
+                validator=lambda: self.validator,
+            )
 
     @property
     def validator(self) -> RequestValidator:
@@ -198,6 +208,12 @@ class MockService:
             exchange = self._exchange(request)
             exchange.reply = Reply.from_error(refusal)
             return exchange
+        if self.replay is not None:
+            replayed = self.replay.answer(request, self._clock(request))
+            if replayed is not None:  # answered from a cassette: journaled, nothing stored
+                exchange = self._exchange(request)
+                exchange.reply = replayed
+                return exchange
         submits = _submits(request.body)
         if submits:
             # Before the clock is read and any lock taken: the first import takes

@@ -26,6 +26,7 @@ from ltxmock.server.store import open_store
 from .admin import admin
 from .admin_guard import guard_admin
 from .downloads import downloads
+from .replay_media import replay_media
 from .responses import SERVICE_EXTENSION, current_service, json_response
 from .rest import rest
 from .ui import ui
@@ -64,6 +65,8 @@ def create_app(config: MockConfig | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(admin)
     app.register_blueprint(ui)  # the dashboard page at /__ltxmock/ui: ui.py
     app.register_blueprint(downloads)  # the videoURLs: /video/os/<6 hex>/ws/2/vi/<uuid>.<ext>
+    if config.replay_dir is not None:
+        app.register_blueprint(replay_media)  # /replay/media/<file>: recorded videos
     register_websocket(app, WebSocketHub(service))  # ws://HOST:PORT/v1, same port as REST
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(Exception, _unexpected)

@@ -151,6 +151,25 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         help="threads per worker for the admin API and downloads; WebSockets each "
         "get their own (default %(default)s)",
     )
+    add(
+        "--replay",
+        type=Path,
+        metavar="DIR",
+        help="answer tasks recorded by 'ltxmock proxy --record DIR' from their cassettes "
+        "(one worker); other requests get the normal mock",
+    )
+    add(
+        "--replay-speed",
+        type=float,
+        default=default.replay_speed,
+        metavar="FACTOR",
+        help="play recorded timing this many times faster (default %(default)s)",
+    )
+    add(
+        "--replay-strict",
+        action="store_true",
+        help="with --replay, refuse tasks no cassette matches (400 replayNoMatch)",
+    )
     add("--log-level", choices=LOG_LEVELS, default="warning", help="server log level")
     add("--access-log", action="store_true", help="log every request to stderr")
 
@@ -165,6 +184,9 @@ def default_workers() -> int:
 
 def run_serve(args: argparse.Namespace) -> int:
     """The ``func`` of the ``serve`` subcommand."""
+    if args.replay_strict and args.replay is None:
+        print("ltxmock serve: --replay-strict needs --replay DIR", file=sys.stderr)
+        return 2
     try:
         config = MockConfig(
             host=args.host,
@@ -182,6 +204,9 @@ def run_serve(args: argparse.Namespace) -> int:
             fault_keys=tuple(args.fault_keys),
             webhook_envelope=args.webhook_envelope,
             render_mode=args.render_mode,
+            replay_dir=args.replay,
+            replay_speed=args.replay_speed,
+            replay_strict=args.replay_strict,
         )
     except ValueError as exc:
         print(f"ltxmock serve: {exc}", file=sys.stderr)
@@ -192,9 +217,11 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     from .workers import serve  # the server extra: imported only now
 
+    # Replayed tasks' clocks live in the process that acknowledged them.
+    workers = 1 if config.replay_dir is not None else args.workers
     return serve(
         config,
-        workers=args.workers,
+        workers=workers,
         threads=args.threads,
         log_level=args.log_level,
         access_log=args.access_log,
