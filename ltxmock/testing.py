@@ -136,9 +136,10 @@ class MockServer:
 
     # -- settings between tests ----------------------------------------------------
     def configure(self, **settings: Any) -> None:
-        """Change run-time settings (``RUNTIME_SETTINGS``: latency, api_keys, ...) of
-        the running server, on top of the ones it was started with. Any other
-        field needs a server of its own: ``ValueError``."""
+        """Set run-time settings (``RUNTIME_SETTINGS``: latency, api_keys, ...) of the
+        running server: these on top of the ones it was started with (an earlier
+        ``configure`` is undone). Any other field needs a server of its own:
+        ``ValueError``."""
         check_settings(settings)
         fixed = sorted(set(settings) - RUNTIME_SETTINGS)
         if fixed:
@@ -159,11 +160,9 @@ class MockServer:
         self.app.config["LTXMOCK"] = config
 
     def reset(self) -> None:
-        """Forget every task, fault rule, journal entry, file and delivery, and go back
-        to the settings the server started with."""
+        """Forget every task, fault rule, journal entry, file and delivery (the settings
+        stay: ``configure()`` with no argument goes back to the starting ones)."""
         self.service.reset()
-        if self.config is not self.base_config:
-            self._apply(self.base_config)
 
     # -- where it is -----------------------------------------------------------
     @property
@@ -372,7 +371,8 @@ class ServerPool:
             while len(self._servers) >= self.max_servers:
                 _, oldest = self._servers.popitem(last=False)
                 oldest.stop()
-            server = MockServer(**fixed).start()
+            runtime_defaults = {k: v for k, v in self.defaults.items() if k in RUNTIME_SETTINGS}
+            server = MockServer(**fixed, **runtime_defaults).start()
         self._servers[key] = server  # the most recently used, last
         server.reset()
         server.configure(**{k: v for k, v in merged.items() if k in RUNTIME_SETTINGS})

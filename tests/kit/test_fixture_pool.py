@@ -75,13 +75,25 @@ def test_the_same_setting_again(ltxmock_server):
 def test_one_server_per_distinct_configuration():
     assert SEEN[0] == SEEN[1] == SEEN[2]
     assert SEEN[3] == SEEN[4] != SEEN[0]
+
+@pytest.mark.ltxmock(latency=60)
+def test_a_reset_in_the_test_keeps_its_settings(ltxmock_server):
+    submit(ltxmock_server)
+    ltxmock_server.reset()
+    assert ltxmock_server.requests == []
+    task, _ = submit(ltxmock_server)
+    assert poll(ltxmock_server, task["taskUUID"])[1]["data"][0]["status"] == "processing"
+
+def test_and_the_next_test_has_the_defaults_again(ltxmock_server):
+    task, _ = submit(ltxmock_server)
+    assert poll(ltxmock_server, task["taskUUID"])[1]["data"][0]["status"] == "success"
 """
 
 
 def test_one_server_for_the_session_each_test_as_new(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(client=CLIENT, test_isolation=ISOLATION)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=8)
 
 
 def test_a_marker_typo_names_the_valid_settings(pytester: pytest.Pytester) -> None:
