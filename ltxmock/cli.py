@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 from collections.abc import Sequence
 
 from ltxmock.lint import add_lint_command
@@ -16,6 +17,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Validate Runware task payloads against the model's OpenAPI document "
         "(lint), and run a local mock of the Runware API (serve).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_lint_command(subparsers)
     add_serve_command(subparsers)
@@ -23,3 +25,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code
+
+
+def version() -> str:
+    """The installed distribution's version (a source checkout not installed: "unknown")."""
+    try:
+        return importlib.metadata.version("ltxmock")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"

@@ -1,4 +1,4 @@
-"""pytest plugin: a live ltxmock server per test, configured with a marker.
+"""pytest plugin: a live ltxmock server for each test, started once per session.
 
     def test_my_client(ltxmock_server):
         client = MyClient(base_url=ltxmock_server.url)
@@ -8,7 +8,15 @@
     @pytest.mark.ltxmock(latency=0.5, api_keys=["k1"])
     def test_slow(ltxmock_server): ...
 
+``ltxmock_server`` comes from a session-wide ``ServerPool`` (one per xdist
+worker): reset before each test, with the marker's run-time settings applied
+(latency, api_keys, ...); settings that need a server of their own (data_dir,
+max_body_bytes, ...) get one, started once and reused by every test asking
+for the same. ``ltxmock_session`` is a session-scoped server for Hypothesis's
+``@given`` (no function-scoped fixture involved), reset before each test.
+
 Registered through the ``pytest11`` entry point, so installing ltxmock is enough.
+Everything here is described in docs/testing.md.
 """
 
 from __future__ import annotations
@@ -19,28 +27,122 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from ltxmock.testing import MockServer
+    from ltxmock.testing import MockServer, ServerPool
+
+MARKER = "ltxmock"
+FAIL_ON_REJECTED = "fail_on_rejected"
+KIT_OPTIONS = (FAIL_ON_REJECTED,)  # marker keywords that are no MockConfig field
+FIXTURES = ("ltxmock_server", "ltxmock_session")
+TEST_DEFAULTS: dict[str, Any] = {"latency": 0.0}  # tasks succeed at the first poll
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "ltxmock_fail_on_rejected",
+        type="bool",
+        default=False,
+        help="ltxmock: fail a test whose client sent a request the mock rejected "
+        "(a 4xx/5xx it was not told to inject); the marker's fail_on_rejected overrides it",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "ltxmock(**config): settings for the ltxmock_server fixture "
-        "(any MockConfig field, e.g. latency=0.5, api_keys=['k'])",
+        "ltxmock(**settings): settings for the ltxmock_server fixture (any MockConfig "
+        "field, e.g. latency=0.5, api_keys=['k']; and fail_on_rejected=True)",
     )
 
 
+def marker_settings(node: pytest.Item) -> dict[str, Any]:
+    """The ``ltxmock`` markers' keywords (the closest marker wins); a typo fails the
+    test with the list of valid settings."""
+    from ltxmock.testing import UnknownSettingError, check_settings
+
+    settings: dict[str, Any] = {}
+    for marker in reversed(list(node.iter_markers(MARKER))):
+        if marker.args:
+            pytest.fail(
+                f"@pytest.mark.ltxmock takes keywords only (got {marker.args!r})", pytrace=False
+            )
+        settings.update(marker.kwargs)
+    try:
+        check_settings(settings, extra=KIT_OPTIONS)
+    except UnknownSettingError as exc:
+        pytest.fail(f"@pytest.mark.ltxmock: {exc}", pytrace=False)
+    return settings
+
+
+def _server_settings(node: pytest.Item) -> dict[str, Any]:
+    return {k: v for k, v in marker_settings(node).items() if k not in KIT_OPTIONS}
+
+
+@pytest.fixture(scope="session")
+def ltxmock_pool() -> Iterator[ServerPool]:
+    """The session's servers (``ServerPool``), stopped at the end of the session."""
+    from ltxmock.testing import ServerPool
+
+    pool = ServerPool(**TEST_DEFAULTS)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def ltxmock_server(request: pytest.FixtureRequest) -> Iterator[MockServer]:
-    """A running mock on a free 127.0.0.1 port, with an in-memory store.
+def ltxmock_server(request: pytest.FixtureRequest, ltxmock_pool: ServerPool) -> MockServer:
+    """A running mock on a free 127.0.0.1 port, with an in-memory store, as new.
 
     Defaults to ``latency=0`` so tasks succeed on the first poll; override with
     ``@pytest.mark.ltxmock(latency=...)``.
     """
+    try:
+        return ltxmock_pool.acquire(**_server_settings(request.node))
+    except ValueError as exc:  # a setting with a value MockConfig refuses
+        pytest.fail(f"@pytest.mark.ltxmock: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def ltxmock_session() -> Iterator[MockServer]:
+    """A session-scoped mock for ``@given`` tests (passes Hypothesis's health check).
+
+    Reset before each test that uses it (not before each example: give every
+    example fresh taskUUIDs, as ``submittable_tasks()`` does, or call ``reset()``).
+    The marker's run-time settings apply to it too.
+    """
     from ltxmock.testing import MockServer
 
-    settings: dict[str, Any] = {"latency": 0.0}
-    for marker in reversed(list(request.node.iter_markers("ltxmock"))):
-        settings.update(marker.kwargs)
-    with MockServer(**settings) as server:
+    with MockServer(**TEST_DEFAULTS) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _ltxmock_session_per_test(request: pytest.FixtureRequest) -> None:
+    # Autouse fixtures are exempt from Hypothesis's function-scoped-fixture check.
+    if "ltxmock_session" not in request.fixturenames:
+        return
+    server: MockServer = request.getfixturevalue("ltxmock_session")
+    server.reset()
+    try:
+        server.configure(**_server_settings(request.node))
+    except ValueError as exc:
+        pytest.fail(f"@pytest.mark.ltxmock with ltxmock_session: {exc}", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    result = yield  # a test that failed by itself is not checked
+    if _fail_on_rejected(item):
+        funcargs: dict[str, Any] = getattr(item, "funcargs", {})
+        for name in FIXTURES:
+            server = funcargs.get(name)
+            if server is not None:
+                server.assert_no_rejections()
+    return result
+
+
+def _fail_on_rejected(item: pytest.Item) -> bool:
+    if not any(name in getattr(item, "fixturenames", ()) for name in FIXTURES):
+        return False
+    settings = marker_settings(item)
+    if FAIL_ON_REJECTED in settings:
+        return bool(settings[FAIL_ON_REJECTED])
+    return bool(item.config.getini("ltxmock_fail_on_rejected"))

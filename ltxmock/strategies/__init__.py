@@ -17,6 +17,8 @@ Public strategies::
     utility_tasks()        a valid getResponse / ping task
     authentication_tasks() a valid leading authentication element
     valid_requests()       a whole valid request body (list of tasks)
+    submittable_tasks()    a valid model task with a fresh taskUUID: safe to send as it is
+    submittable_requests() a body of submittable tasks (no utility task, no authentication)
     invalid_tasks()        InvalidTask: a task breaking exactly one schema rule
     breakable_rules()      the (rule, parameter) pairs invalid_tasks() can break
     invalid_requests()     InvalidRequest: a body breaking one request-level rule
@@ -26,6 +28,9 @@ Public strategies::
 
 Every function takes ``validator`` (default: the packaged validator) and, where
 it makes sense, ``model`` (an AIR id; default: every model the validator knows).
+Every URL they generate names a reserved host (``example.com``, ``.invalid``,
+``.test``, ...: ``hosts``), so a generated task sent to the mock contacts nobody;
+``unsafe_urls(value)`` lists any other. Examples print as the JSON they are.
 
 Layout: ``valid``, ``invalid`` and ``edges`` hold the public strategies, built
 from one ``plans.Plan`` per task schema; a plan draws on ``SchemaCompiler``
@@ -39,6 +44,7 @@ from __future__ import annotations
 
 from .compiler import SchemaCompiler
 from .edges import boundary_tasks, tasks_with_arbitrary_values
+from .hosts import is_safe_host, reserved_hosts, unsafe_urls
 from .invalid import breakable_rules, invalid_requests, invalid_tasks
 from .jsonvalues import JSON as JSON
 from .jsonvalues import Broken as Broken
@@ -49,7 +55,14 @@ from .jsonvalues import json_scalars as json_scalars
 from .labels import InvalidRequest, InvalidTask, parameter_name
 from .plans import AUTHENTICATION as AUTHENTICATION
 from .text import uri_near_misses, uri_strings, uuid_near_misses, uuid_strings
-from .valid import authentication_tasks, utility_tasks, valid_requests, valid_tasks
+from .valid import (
+    authentication_tasks,
+    submittable_requests,
+    submittable_tasks,
+    utility_tasks,
+    valid_requests,
+    valid_tasks,
+)
 
 __all__ = [
     "InvalidRequest",
@@ -60,10 +73,15 @@ __all__ = [
     "breakable_rules",
     "invalid_requests",
     "invalid_tasks",
+    "is_safe_host",
     "json_equal",
     "json_values",
     "parameter_name",
+    "reserved_hosts",
+    "submittable_requests",
+    "submittable_tasks",
     "tasks_with_arbitrary_values",
+    "unsafe_urls",
     "uri_near_misses",
     "uri_strings",
     "utility_tasks",

@@ -10,6 +10,7 @@ from ltxmock.validators import RequestValidator
 
 from .jsonvalues import JSON, Task, json_values
 from .plans import model_plans, pick
+from .printing import printable
 from .schema import Flat
 
 
@@ -33,7 +34,7 @@ def boundary_tasks(
     ]
     if not options:
         raise ValueError(f"no location of these models' schemas uses any of {sorted(wanted or ())}")
-    return pick(options)
+    return printable(pick(options))
 
 
 def tasks_with_arbitrary_values(
@@ -41,7 +42,7 @@ def tasks_with_arbitrary_values(
 ) -> SearchStrategy[Task]:
     """A valid task except for arbitrary JSON under one of the keys its schema knows."""
     options = [plan.at_some_location(_any_json) for plan in model_plans(validator, model)]
-    return pick([found for found in options if found is not None])
+    return printable(pick([found for found in options if found is not None]))
 
 
 def _any_json(_node: Flat) -> SearchStrategy[JSON]:

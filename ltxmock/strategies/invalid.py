@@ -12,6 +12,7 @@ from ltxmock.validators import RequestValidator, default_validator
 from .jsonvalues import JSON, Task, json_scalars
 from .labels import InvalidRequest, InvalidTask
 from .plans import AUTHENTICATION, model_plans, pick
+from .printing import printable
 from .valid import authentication_tasks, valid_requests, valid_tasks
 
 
@@ -39,7 +40,7 @@ def invalid_tasks(
             f"these models' schemas have no rule among {sorted(wanted or ['(any)'])} "
             f"at parameters {sorted(where or ['(any)'])}; see breakable_rules()"
         )
-    return pick(options)
+    return printable(pick(options))
 
 
 def breakable_rules(
@@ -128,4 +129,4 @@ def invalid_requests(validator: RequestValidator | None = None) -> SearchStrateg
         options.append(
             st.builds(_late_authentication, bodies, authentication_tasks(v), st.integers(0, 3))
         )
-    return pick(options)
+    return printable(pick(options))

@@ -28,6 +28,7 @@ from ltxmock.validators import (
 
 import ltxmock
 from ltxmock import strategies as S  # noqa: N812
+from ltxmock.strategies.hosts import urls_in
 
 DATA = Path(__file__).parent / "data"
 SPEC = Path(documents.__file__).resolve().parent.parent / "spec"  # not LTXMOCK_SPEC_DIR
@@ -405,10 +406,15 @@ def test_the_public_names_import_from_the_package() -> None:
         "breakable_rules",
         "invalid_requests",
         "invalid_tasks",
+        "is_safe_host",
         "json_equal",
         "json_values",
         "parameter_name",
+        "reserved_hosts",
+        "submittable_requests",
+        "submittable_tasks",
         "tasks_with_arbitrary_values",
+        "unsafe_urls",
         "uri_near_misses",
         "uri_strings",
         "utility_tasks",
@@ -467,3 +473,109 @@ def test_schema_compiler_refuses_what_it_cannot_generate() -> None:
         compiler.flatten({"not": {"type": "string"}})
     with pytest.raises(NotImplementedError, match="unsatisfiable"):
         sample(compiler.values({"allOf": [{"const": 1}, {"const": 2}]}), 1)
+
+
+# -- safe to submit (issue 14) ---------------------------------------------------------
+PUBLIC_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
+    "valid_tasks": S.valid_tasks(),
+    "utility_tasks": S.utility_tasks(),
+    "authentication_tasks": S.authentication_tasks(),
+    "valid_requests": S.valid_requests(),
+    "submittable_tasks": S.submittable_tasks(),
+    "submittable_requests": S.submittable_requests(),
+    "invalid_tasks": S.invalid_tasks().map(lambda bad: bad.task),
+    "invalid_requests": S.invalid_requests().map(lambda bad: bad.body),
+    "boundary_tasks": S.boundary_tasks(),
+    "uri_boundary_tasks": S.boundary_tasks(keywords={"format"}),
+    "tasks_with_arbitrary_values": S.tasks_with_arbitrary_values(),
+    "uri_strings": S.uri_strings(),
+    "uri_near_misses": S.uri_near_misses(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC_STRATEGIES))
+def test_300_examples_name_no_host_outside_loopback_and_reserved_names(name: str) -> None:
+    examples = sample(PUBLIC_STRATEGIES[name], 300)
+    found = [url for example in examples for url in S.unsafe_urls(example)]
+    assert found == [], f"{name} generated URLs on real hosts: {found[:5]}"
+
+
+def test_generated_urls_do_reach_webhook_and_upload_fields() -> None:
+    # The check above means something only if URLs are generated at all.
+    tasks = sample(S.valid_tasks(), 300)
+    hosts = {host for task in tasks for _, host in urls_in(task)}
+    assert any("webhookURL" in t for t in tasks)
+    assert any("uploadEndpoint" in t for t in tasks)
+    assert len(hosts) > 10
+    assert all(S.is_safe_host(h) for h in hosts)
+
+
+@pytest.mark.parametrize(
+    ("host", "safe"),
+    [
+        ("example.com", True),
+        ("a.b.example.org", True),
+        ("X.INVALID.", True),
+        ("k.test", True),
+        ("api.localhost", True),
+        ("127.0.0.2", True),
+        ("[::1]", True),
+        ("0", False),
+        ("192.168.1.1", False),
+        ("n.eie.xp", False),
+        ("example.com.evil.net", False),
+        ("notexample.com", False),
+        ("test", False),
+    ],
+)
+def test_safe_hosts(host: str, safe: bool) -> None:
+    assert S.is_safe_host(host) is safe
+
+
+def test_unsafe_urls_finds_hosts_behind_near_miss_spellings() -> None:
+    body = [
+        {"webhookURL": "1https://evil.net/x", "b": ["HTTPS:// Other.COM:8443/p"]},
+        {"uploadEndpoint": "https://user@x.example.com@evil.org/"},
+        {"ok": "https://a.example.com/hook?x=1", "image": "data:image/png;base64,AAAA"},
+    ]
+    assert sorted(S.unsafe_urls(body)) == sorted(
+        ["https://evil.net", "HTTPS:// Other.COM:8443", "https://user@x.example.com@evil.org"]
+    )
+
+
+def test_submittable_tasks_are_valid_model_tasks_with_fresh_uuids() -> None:
+    validator = default_validator()
+    tasks = sample(S.submittable_tasks(), 200)
+    assert all(validator.is_valid([t]) for t in tasks)
+    assert {t["taskType"] for t in tasks} == {"videoInference"}
+    assert len({t["taskUUID"] for t in tasks}) == len(tasks)
+    bodies = sample(S.submittable_requests(), 100)
+    assert all(validator.is_valid(b) for b in bodies)
+    assert not any(
+        t["taskType"] in ("getResponse", "ping", "authentication") for b in bodies for t in b
+    )
+
+
+PRINTED = """
+from hypothesis import given, settings
+from ltxmock import strategies as S
+
+@settings(max_examples=5, database=None)
+@given(a=S.invalid_tasks(), b=S.valid_requests(with_authentication=True), c=S.boundary_tasks(),
+       d=S.invalid_requests(), e=S.submittable_tasks())
+def test_show(a, b, c, d, e):
+    assert False
+"""
+
+
+def test_failing_examples_print_as_the_json_they_are(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_printed=PRINTED)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert "Falsifying example" in text or "Failing test case" in text
+    for call in ("functools.partial", "_assemble", "_label", "_with_auth", "_copy", "lambda"):
+        assert call not in text, text
+    result.stdout.fnmatch_lines(
+        ["*a=InvalidTask(task={'model': 'lightricks:2@1',*", "*d=InvalidRequest(body=*"]
+    )

@@ -447,16 +447,19 @@ class Deliveries:
                     attempt, base=self.config.delivery_backoff, cap=self.config.delivery_backoff_cap
                 )
             )
-        level = logging.WARNING if state == FAILED else logging.DEBUG
+        # Every failed attempt is one warning (URL without its query or user info):
+        # a client whose webhook endpoint is down learns it from the log.
+        outcome = {DELIVERED: "", FAILED: ", giving up", PENDING: ", will retry"}[state]
         log.log(
-            level,
-            "%s %s of task %s result %d: attempt %d -> %s",
+            logging.DEBUG if state == DELIVERED else logging.WARNING,
+            "%s %s of task %s result %d: attempt %d -> %s%s",
             delivery.kind,
             redact_url(delivery.url),
             delivery.task_uuid,
             delivery.result_index,
             attempt,
             status if status is not None else error,
+            outcome,
         )
         self._store.deliveries.finish_attempt(
             delivery.id,

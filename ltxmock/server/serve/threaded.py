@@ -42,6 +42,9 @@ class ThreadedServer:
             lifespan="on",
             log_level="warning",
             access_log=False,
+            # uvicorn's default installs its own colour handlers on its loggers;
+            # without one, warnings reach the root logger (pytest captures them).
+            log_config=None,
             ws_max_size=app.config.ws_max_message_bytes * HARD_LIMIT_FACTOR,
         )
         self._server = uvicorn.Server(config)

@@ -66,10 +66,14 @@ def serve(
         try:
             _gunicorn(config, options, threads).run()
         except SystemExit as stop:  # the arbiter exits through sys.exit
-            return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
         except KeyboardInterrupt:  # Ctrl-C before the arbiter took over the signals
-            return 0
-        return 0
+            code = 0
+        else:
+            code = 0
+        if code == 0:
+            print("ltxmock: stopped.", flush=True)
+        return code
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -90,6 +94,16 @@ def _worker_class(config: MockConfig) -> type:
             # this much larger ends the connection (1009), bounding the buffer.
             "ws_max_size": config.ws_max_message_bytes * HARD_LIMIT_FACTOR,
         }
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # The arbiter asks for a quick stop (Ctrl-C, kill -INT) with SIGQUIT,
+            # which uvicorn-worker routes here; gunicorn's handler only clears a
+            # flag nothing in a uvicorn worker reads, so the arbiter SIGKILLed
+            # the worker 3 s later and logged "Perhaps out of memory?". Leave
+            # at once instead, as ``_quick_exit_on_quit`` explains.
+            if sig == signal.SIGQUIT:
+                os._exit(0)
+            super().handle_exit(sig, frame)
 
     return Worker
 

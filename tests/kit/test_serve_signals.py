@@ -1,0 +1,37 @@
+"""``ltxmock serve`` stops cleanly however it is asked: one goodbye line, exit 0,
+and no false "Worker was sent SIGKILL! Perhaps out of memory?"."""
+
+from __future__ import annotations
+
+import queue
+import signal
+
+import pytest
+from support.server import LiveServer
+
+
+def _later_stdout(live: LiveServer) -> list[str]:
+    lines = []
+    while True:
+        try:
+            line = live._lines.get_nowait()
+        except queue.Empty:
+            return lines
+        if line is not None:
+            lines.append(line)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("sig", "group"),
+    [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False)],
+    ids=["kill-INT", "ctrl-c", "sigterm"],
+)
+def test_two_workers_stop_with_one_goodbye_and_no_false_error(sig: int, group: bool) -> None:
+    live = LiveServer("--workers", "2", latency=0).start()
+    assert live.post([{"taskType": "ping"}]).status_code == 200
+    assert live.stop(sig, group=group) == 0
+    assert _later_stdout(live) == ["ltxmock: stopped.\n"]
+    assert "SIGKILL" not in live.log
+    assert "Error" not in live.log
+    assert "Traceback" not in live.log
