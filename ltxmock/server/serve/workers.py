@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from ltxmock.server.core.addresses import is_loopback
 from ltxmock.server.core.channel import HARD_LIMIT_FACTOR
 from ltxmock.server.core.config import MIB, MockConfig
+from ltxmock.validators.documents import SPEC_DIR_ENV, SpecError
 
 
 def serve(
@@ -145,6 +146,13 @@ def _quick_exit_on_quit(worker: Any) -> None:
 
 def preflight(config: MockConfig) -> str | None:
     """Fail fast and clearly on what would otherwise kill every worker at boot."""
+    if os.environ.get(SPEC_DIR_ENV):  # the packaged documents are checked by the tests
+        from ltxmock.validators.request import default_validator
+
+        try:
+            default_validator()
+        except SpecError as exc:
+            return str(exc)
     if config.database_path is not None:
         from ltxmock.server.core.ports import StoreError
         from ltxmock.server.http.app import build_store

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -150,6 +151,19 @@ def test_a_busy_port_fails_fast_with_a_clear_message() -> None:
     assert result.returncode == 2
     assert "already in use" in result.stderr
     assert time.monotonic() - started < 5
+
+
+def test_an_invalid_spec_dir_fails_at_start_naming_the_file_and_place(tmp_path: Path) -> None:
+    (tmp_path / "model.json").write_text('{"openapi": "3.1.0", "info": 5, "paths": {}}')
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE, "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "LTXMOCK_SPEC_DIR": str(tmp_path)},
+    )
+    assert result.returncode == 2
+    assert f"{tmp_path / 'model.json'}: not a valid OpenAPI document: at $.info" in result.stderr
 
 
 def test_responses_arrive_whole_on_a_kept_alive_socket_and_websockets_upgrade(
