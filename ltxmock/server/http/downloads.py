@@ -70,15 +70,13 @@ def video(shard: str, name: str) -> Response:
     record = service.store.tasks.get(row.task_uuid, now=now)
     if record is None or now < record.completes_at:
         return _not_found("is not finished yet")
-    if service.config.render_mode == "lazy":
-        state = service.results.wait(record, row)
-    else:
-        state = service.results.states(record)[row.result_index]
-    if not state.ready:
-        return _not_found("failed" if state.error is not None else "is still being rendered")
-    media = service.results.open_file(row)
-    if media is None:  # purged between the check and the open, or not a rendered file
-        return _not_found()
+    # Renders the file first when the result is reported done without it (lazy
+    # mode, a render deferred by the backlog, a file evicted by the media budget).
+    state, media = service.results.open_result(record, row)
+    if media is None:
+        if state.error is not None:
+            return _not_found("failed")
+        return _not_found("is still being rendered" if not state.ready else "does not exist")
     # Saved as <videoUUID>.<ext>, like the URL, not as the cache file's name.
     response = _send(media, row.content_type, f"{video_uuid}.{extension}", row.file_name)
     response.headers["Accept-Ranges"] = "bytes"
