@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.renders import FAKE_SIZE, FakeEncoder, fake_bytes
 from support.server import MockClient, video_task
 
 from ltxmock.media import RenderSpec
@@ -28,35 +29,6 @@ from ltxmock.server.core.config import parse_size
 from ltxmock.server.core.media_budget import MediaBudget, hold
 from ltxmock.server.core.render_backlog import RenderBacklog, weight
 from ltxmock.server.http.app import service_of
-
-FAKE_SIZE = 50_000
-
-
-def fake_bytes(spec: RenderSpec) -> bytes:
-    """What the stand-in encoder writes for ``spec``: a function of the spec alone."""
-    seed = hashlib.sha256(spec.cache_key().encode()).digest()
-    return (seed * (FAKE_SIZE // len(seed) + 1))[:FAKE_SIZE]
-
-
-class FakeEncoder:
-    """``Renders.renderer`` for tests: counts renders, may be held at a gate."""
-
-    def __init__(self, delay: float = 0.002) -> None:
-        self.delay = delay
-        self.count = 0
-        self.gate = threading.Event()
-        self.gate.set()
-        self._lock = threading.Lock()
-
-    def __call__(self, spec: RenderSpec, dest: Path) -> Path:
-        self.gate.wait(60)
-        time.sleep(self.delay)
-        part = dest.with_name(f".{dest.name}.part")
-        part.write_bytes(fake_bytes(spec))
-        os.replace(part, dest)
-        with self._lock:
-            self.count += 1
-        return dest
 
 
 def mock(
