@@ -9,6 +9,7 @@ one of those downloads is still waiting. No timing is asserted: the order is.
 from __future__ import annotations
 
 import concurrent.futures as futures
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +18,10 @@ from typing import Any
 import pytest
 import requests
 from support.renders import FakeEncoder, fake_bytes
-from support.server import API_KEY, get_response, video_task
+from support.server import API_KEY, LiveServer, get_response, video_task
 
 from ltxmock.server import MockConfig
+from ltxmock.server.serve import cli, workers
 from ltxmock.server.serve.asgi import create_asgi_app
 from ltxmock.server.serve.threaded import ThreadedServer
 
@@ -112,3 +114,73 @@ def test_a_reset_is_answered_while_downloads_wait_for_renders(live: Live) -> Non
             response = done.result(timeout=120)
             assert response.status_code in (200, 404)
     assert live.post([get_response(tasks[1]["taskUUID"])]).status_code == 404
+
+
+# -- the flags and the render processes' priority -------------------------------------
+def test_the_flags_reach_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[MockConfig] = []
+    monkeypatch.setattr(workers, "serve", lambda config, **_: started.append(config) or 0)
+    assert cli.main([]) == 0
+    flags = ["--render-backlog", "3", "--media-budget", "1.5GiB", "--render-niceness", "4"]
+    assert cli.main(flags) == 0
+    default, flagged = started
+    assert (default.render_backlog, default.media_budget) == (8, 100_000_000)
+    assert default.render_niceness == cli.SERVE_RENDER_NICENESS == 10
+    assert (flagged.render_backlog, flagged.media_budget, flagged.render_niceness) == (
+        3,
+        int(1.5 * 2**30),
+        4,
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--media-budget", "lots"], "not a size"),
+        (["--media-budget", "0"], "media_budget must be positive"),
+        (["--render-backlog", "0"], "render_backlog must be >= 1"),
+        (["--render-niceness", "20"], "render_niceness must be 0-19"),
+    ],
+)
+def test_bad_values_stop_the_cli_with_the_reason(
+    flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(flags) == 2
+    assert message in capsys.readouterr().err
+
+
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                children.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
+            except OSError:
+                continue
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_serve_runs_its_renders_niced_below_its_workers(tmp_path: Path) -> None:
+    with LiveServer(
+        "--workers", "1", latency=0, render_mode="eager", render_niceness=10, data_dir=tmp_path
+    ) as server:
+        assert server.post([video_task()]).status_code == 200
+        assert server.process is not None
+        deadline = time.monotonic() + 60
+        while True:  # the render pool starts with the first render
+            tree = {pid: int(_stat(pid)[16]) for pid in _descendants(server.process.pid)}
+            if len(set(tree.values())) > 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    server_nice = int(_stat(os.getpid())[16])  # serve inherits the test's niceness
+    assert sorted(set(tree.values())) == [server_nice, min(19, server_nice + 10)]
