@@ -433,10 +433,15 @@ class Renders:
         """This process's renders in flight (``load``, ``peak``) and their bound."""
         return self._backlog
 
-    def start(self, record: TaskRecord) -> None:
-        """Kick every render of a newly accepted task (eager mode); results the
+    def start(self, *records: TaskRecord) -> None:
+        """Kick every render of newly accepted tasks (eager mode); results the
         backlog has no room for are deferred."""
-        refused = [row for row in self.media_rows(record) if self.kick(record, row) is None]
+        refused = [
+            row
+            for record in records
+            for row in self.media_rows(record)
+            if self.kick(record, row) is None
+        ]
         if refused and not self._closed:
             self._defer(refused)
 
