@@ -15,6 +15,10 @@ flight: if the first process died, this restarts the work; if it is still
 rendering, ``RenderCache``'s per-key flock makes the second render wait and
 then find the file, so nothing is encoded twice.
 
+How much: a per-process backlog (``render_backlog.py``) bounds the renders
+not asked for by a waiting download, and a disk budget (``media_budget.py``)
+bounds the finished files; see ``Renders``.
+
 PyAV, numpy and Pillow are imported on the first submit (``load``, before its
 write transaction: the import takes a good part of a second) or render, so
 ``ltxmock serve`` starts quickly.

@@ -8,6 +8,11 @@ what Werkzeug's ``send_file`` gives for a path: Content-Type, Content-Length,
 ``Range`` (206, ``Content-Range``, ``Accept-Ranges: bytes``),
 ``ETag``/``If-None-Match`` (304) and ``If-Modified-Since``.
 
+A result reported done without its file (lazy mode, a render deferred by
+the backlog, a file evicted by the media budget) is rendered first and the
+download waits for it (``Renders.open_result``); downloads have a thread pool
+of their own in the ASGI app, so that wait never holds up the admin API.
+
 Answers: 404 (Runware-shaped JSON) for an unknown video, one of another
 extension, or one not finished yet; 410 once the task's ttl has passed (the
 file is deleted then). Downloads are not journaled: the journal is the API
