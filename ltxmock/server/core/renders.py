@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import lifecycle, media_budget
 from .config import MockConfig
+from .deferrals import Deferrals
 from .lifecycle import DEFAULT_FORMAT, DEFERRED, READY, ResultState, video_uuid
 from .media_budget import MediaBudget
 from .ports import Store
@@ -277,6 +278,7 @@ class Renders:
         self._closed = False
         self._backlog = RenderBacklog(config.render_backlog)
         self._weights: dict[str, int] = {}
+        self._deferrals = Deferrals(store)
         self.renderer: Renderer | None = None
         self.on_ready: list[Callable[[], None]] = []
 
@@ -378,6 +380,10 @@ class Renders:
             for row in self._store.media.for_task(record.task_uuid)
             if row.expires_at == record.expires_at  # not an expired namesake's
         }
+        for row in derived:  # deferred here, on their way to the store
+            queued = self._deferrals.get(row.video_uuid)
+            if queued is not None and queued.expires_at == row.expires_at:
+                stored.setdefault(row.result_index, queued)
         return [
             (stored[row.result_index], True) if row.result_index in stored else (row, False)
             for row in derived
@@ -491,15 +497,13 @@ class Renders:
         return future
 
     def _defer(self, rows: list[MediaRow]) -> None:
-        """Report these results done without their files (stored, so every process agrees)."""
-        try:
-            self._store.media.put(rows)
-        except Exception:  # not stored: a later poll kicks (or defers) them again
-            log.exception("could not record deferred renders")
+        """Report these results done without their files (stored, so every process
+        agrees; written by ``Deferrals``' thread, not on the request path)."""
+        self._deferrals.add(rows)
 
     def _stored(self, row: MediaRow) -> MediaRow | None:
         """The stored row of ``row``'s result (this task's, not an expired namesake's)."""
-        found = self._store.media.get(row.video_uuid)
+        found = self._store.media.get(row.video_uuid) or self._deferrals.get(row.video_uuid)
         return found if found is not None and found.expires_at == row.expires_at else None
 
     def fetch(self, record: TaskRecord, row: MediaRow) -> ResultState:
@@ -612,6 +616,7 @@ class Renders:
 
     def clear(self) -> None:
         """Delete every rendered file (after a reset)."""
+        self._deferrals.clear()
         if self._root is None or not self._root.is_dir():
             return
         for entry in self._root.iterdir():
@@ -636,6 +641,7 @@ class Renders:
             self._inflight.clear()
             self._weights.clear()
             self._backlog.load = 0
+        self._deferrals.close()  # before the store closes: deferred results stay done
         if executor is not None:
             # A process pool's running render would hold close() for seconds:
             # its processes are ended instead (their partial files are temp files).
