@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import threading
 import time
@@ -20,8 +21,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from server.core.test_deliveries import Receiver
 from support.renders import FAKE_SIZE, FakeEncoder, fake_bytes
-from support.server import MockClient, video_task
+from support.server import FAST_DELIVERIES, MockClient, video_task
 
 from ltxmock.media import RenderSpec
 from ltxmock.server import MockConfig, create_app
@@ -259,3 +261,37 @@ def test_an_evicted_video_is_rendered_again_byte_identical(
     status, rendered_again = download(client, done["videoURL"])
     assert status == 200
     assert hashlib.sha256(rendered_again).digest() == hashlib.sha256(original).digest()
+
+
+# -- deliveries of deferred results -------------------------------------------------
+def test_deferred_results_are_announced_at_once_and_uploaded_once_rendered(
+    tmp_path: Path, closing: list[MockClient]
+) -> None:
+    """Backlog 1, its one render held: the deferred tasks' webhooks go at the latency
+    (their poll says success); their uploads need the file, so they wait for room in
+    the backlog, then carry the rendered bytes."""
+    encoder = FakeEncoder()
+    encoder.gate.clear()
+    client = mock(tmp_path, encoder, render_backlog=1, **FAST_DELIVERIES)
+    closing.append(client)
+    with Receiver() as receiver:
+        eager = video_task(positivePrompt="eager", uploadEndpoint=f"{receiver.base}/put/0")
+        hooked = [video_task(positivePrompt=f"hook {n}", webhookURL=f"{receiver.base}/hook/{n}")
+                  for n in (1, 2)]  # fmt: skip
+        uploaded = [video_task(positivePrompt=f"put {n}", uploadEndpoint=f"{receiver.base}/put/{n}")
+                    for n in (3, 4)]  # fmt: skip
+        tasks = [eager, *hooked, *uploaded]
+        assert client.submit(*tasks).status == 200
+        hooks = receiver.wait(2)
+        assert sorted(r.target for r in hooks) == ["/hook/1", "/hook/2"]
+        assert all(json.loads(r.body)["status"] == "success" for r in hooks)
+        assert client.service.results.backlog.load == 1  # the uploads wait for room
+        encoder.gate.set()
+        puts = [r for r in receiver.wait(5) if r.method == "PUT"]
+    store, now = client.service.store, client.service.now()
+    for task in (eager, *uploaded):
+        record = store.tasks.get(task["taskUUID"], now=now)
+        assert record is not None
+        [put] = [r for r in puts if r.target == task["uploadEndpoint"].removeprefix(receiver.base)]
+        assert put.body == fake_bytes(client.service.results.spec(record, 0))
+    assert client.service.results.backlog.peak == 1
