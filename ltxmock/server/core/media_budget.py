@@ -92,6 +92,18 @@ class MediaBudget:
                         found.append(Entry(item.name, status.st_size, status.st_atime))
         return found
 
+    def purge_staging(self, max_age: float) -> None:
+        """Delete staged renders older than ``max_age`` seconds: a crash left them
+        (a running render's file is seconds old)."""
+        folder = self.root / STAGING
+        if not folder.is_dir():
+            return
+        cutoff = time.time() - max_age
+        for entry in folder.iterdir():
+            with contextlib.suppress(OSError):
+                if entry.lstat().st_mtime < cutoff:
+                    entry.unlink()
+
     def used_bytes(self) -> int:
         return sum(entry.size for entry in self.entries())
 

@@ -171,8 +171,9 @@ def _render(root: str, spec: RenderSpec, budget: int, renderer: Renderer | None 
     key = (root, budget, renderer)
     cache = _caches.get(key)
     if cache is None:
-        place = _Placer(MediaBudget(Path(root), budget), renderer)
-        cache = _caches[key] = RenderCache(Path(root), renderer=place)
+        media = MediaBudget(Path(root), budget)
+        media.purge_staging(STALE_STAGING)  # as RenderCache purges its partial files
+        cache = _caches[key] = RenderCache(Path(root), renderer=_Placer(media, renderer))
     _drop_planted(cache.path_for(spec))
     return cache.get_or_render(spec).name
 
@@ -624,14 +625,7 @@ class Renders:
             if (entry.is_symlink() or entry.is_file()) and not entry.name.startswith("."):
                 with contextlib.suppress(FileNotFoundError):
                     entry.unlink()
-        # Renders a crash left unplaced (a running render's file is minutes younger).
-        staging = self._root / media_budget.STAGING
-        if staging.is_dir():
-            cutoff = time.time() - STALE_STAGING
-            for entry in staging.iterdir():
-                with contextlib.suppress(OSError):
-                    if entry.lstat().st_mtime < cutoff:
-                        entry.unlink()
+        MediaBudget(self._root, self.config.media_budget).purge_staging(STALE_STAGING)
 
     def close(self) -> None:
         """Stop rendering (a render in progress is abandoned); delete a temporary directory."""

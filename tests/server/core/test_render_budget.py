@@ -295,3 +295,31 @@ def test_deferred_results_are_announced_at_once_and_uploaded_once_rendered(
         [put] = [r for r in puts if r.target == task["uploadEndpoint"].removeprefix(receiver.base)]
         assert put.body == fake_bytes(client.service.results.spec(record, 0))
     assert client.service.results.backlog.peak == 1
+
+
+def test_a_download_makes_its_file_the_most_recently_used(tmp_path: Path) -> None:
+    media = MediaBudget(tmp_path, 2000)
+    names = [f"{n:064x}.mp4" for n in range(3)]
+    for name in names[:2]:
+        staged = media.staging_path(name)
+        staged.write_bytes(b"x" * 1000)
+        media.place(staged, tmp_path / name)
+        time.sleep(0.01)
+    fd = os.open(tmp_path / names[0], os.O_RDONLY)  # the older one is read
+    assert hold(fd)
+    os.close(fd)
+    staged = media.staging_path(names[2])
+    staged.write_bytes(b"x" * 1000)
+    assert media.place(staged, tmp_path / names[2]) == [names[1]]
+    assert {e.name for e in media.entries()} == {names[0], names[2]}
+
+
+def test_staged_renders_a_crash_left_behind_are_purged(tmp_path: Path) -> None:
+    media = MediaBudget(tmp_path, 2000)
+    old, fresh = media.staging_path("old.mp4"), media.staging_path("fresh.mp4")
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    media.purge_staging(3600)
+    assert not old.exists()
+    assert fresh.exists()
