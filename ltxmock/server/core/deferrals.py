@@ -4,7 +4,8 @@ A result the render backlog had no room for is reported done at its latency
 (its file rendered on demand): every process learns that from its stored
 media row. Writing that row in the submit's own turn of the event loop cost
 a store transaction per request, more than the submit itself, so rows are
-queued here and written by one thread, many per transaction. Until written,
+queued here and written by one thread, many per transaction (what
+arrived within ``GATHER_SECONDS``). Until written,
 this process answers from the queue (``get``); another process that polls
 within those milliseconds finds no row and kicks (or defers) the render
 itself, which is harmless. The queue is bounded: beyond ``MAX_QUEUED`` rows
@@ -23,6 +24,9 @@ from .records import MediaRow
 log = logging.getLogger("ltxmock.server")
 
 MAX_QUEUED = 10_000
+# The thread gathers this long before it writes: under a submit load a write per
+# wake-up would take the store's write lock from the event loop's own commits.
+GATHER_SECONDS = 0.05
 
 
 class Deferrals:
@@ -38,6 +42,7 @@ class Deferrals:
 
     def add(self, rows: Iterable[MediaRow]) -> None:
         with self._wake:
+            idle = not self._queued  # the thread waits for a first row, then gathers
             for row in rows:
                 self._queued[row.video_uuid.lower()] = row
             full = len(self._queued) > MAX_QUEUED or self._closed
@@ -47,7 +52,8 @@ class Deferrals:
                         target=self._run, name="ltxmock-deferrals", daemon=True
                     )
                     self._thread.start()
-                self._wake.notify()
+                if idle:
+                    self._wake.notify()
         if full:  # back-pressure (or closing): the caller writes
             self.flush()
 
@@ -94,4 +100,5 @@ class Deferrals:
                     self._wake.wait()
                 if self._closed:
                     return
+                self._wake.wait(GATHER_SECONDS)  # returns early only to close
             self.flush()
