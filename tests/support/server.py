@@ -326,8 +326,12 @@ class LiveServer:
         latency: float = 0.5,
         data_dir: Path | None = None,
         render_mode: str = "lazy",  # protocol tests: success right at the latency
+        render_niceness: int = 0,
     ) -> None:
-        self.args = ["--port", "0", "--latency", str(latency), "--render-mode", render_mode, *args]
+        # Renders at the server's own priority (serve lowers it by 10): on a machine
+        # crowded by other tests, niced renders barely run and webhooks come late.
+        self.args = ["--port", "0", "--latency", str(latency), "--render-mode", render_mode,
+                     "--render-niceness", str(render_niceness), *args]  # fmt: skip
         if data_dir is not None:
             self.args += ["--data-dir", str(data_dir)]
         self.process: subprocess.Popen[str] | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from .addresses import split_host_port
 from .faults import Fault
 
 MIB = 1024 * 1024
+MB = 1000 * 1000
 ENV_PREFIX = "LTXMOCK_"
 DATABASE_NAME = "ltxmock.sqlite3"
 
@@ -68,6 +70,22 @@ class MockConfig:
     render_mode: RenderMode = "eager"
     render_executor: RenderExecutor = "process"
     render_workers: int = 1
+    # Bounded background work (render_backlog.py, media_budget.py). Eager
+    # renders queued or running per process, counted in 1080p/6 s/25 fps
+    # renders (a larger video counts for more): beyond it a result is reported
+    # at its latency and rendered on first download, as in lazy mode. 8 is
+    # about 5 s of one core, so a burst never leaves minutes of CPU behind.
+    # Rendered files are kept under media_budget bytes, least recently used
+    # evicted first (and rendered again, identically, when asked for):
+    # 100 MB is ~130 default videos, well under the 150 MB a data dir may
+    # take after 200 eager submits.
+    render_backlog: int = 8
+    media_budget: int = 100 * MB
+    # Added to the render processes' nice value. ``ltxmock serve`` passes 10, so
+    # renders take the CPU its event loops leave and a submit never waits for a
+    # render's time slice (bench/render_load.py); 0 here, because on a machine
+    # crowded by others (a CI runner) niced renders would barely run at all.
+    render_niceness: int = 0
     # Webhooks and uploadEndpoint PUTs: timeout per attempt, attempts in all,
     # exponential backoff with full jitter (250 ms doubling, capped at 8 s, as
     # the official SDKs retry), and how often an idle dispatcher looks for due
@@ -107,6 +125,8 @@ class MockConfig:
         if self.replay_dir is not None and not isinstance(self.replay_dir, Path):
             _set(self, "replay_dir", Path(self.replay_dir))
         _set(self, "replay_speed", float(self.replay_speed))
+        if isinstance(self.media_budget, str):
+            _set(self, "media_budget", parse_size(self.media_budget))
         if self.public_base_url is not None:
             _set(self, "public_base_url", self.public_base_url.rstrip("/"))
         allow = self.callback_allow
@@ -143,6 +163,9 @@ class MockConfig:
                     self.replay_dir is not None and not self.replay_dir.is_dir(),
                     f"replay_dir {self.replay_dir} is not a directory",
                 ),
+                (self.render_backlog < 1, "render_backlog must be >= 1"),
+                (self.media_budget < 1, "media_budget must be positive (bytes)"),
+                (not 0 <= self.render_niceness <= 19, "render_niceness must be 0-19"),
                 (self.delivery_timeout <= 0, "delivery_timeout must be > 0 seconds"),
                 (self.delivery_max_attempts < 1, "delivery_max_attempts must be positive"),
                 (self.delivery_backoff < 0, "delivery_backoff must be >= 0 seconds"),
@@ -202,6 +225,8 @@ class MockConfig:
                     values[spec.name] = float(raw) if raw else None
                 elif kind is bool:
                     values[spec.name] = _boolean(raw)
+                elif spec.name == "media_budget":
+                    values[spec.name] = parse_size(raw)
                 elif kind in (int, float):
                     values[spec.name] = kind(raw)
                 else:
@@ -232,6 +257,20 @@ class MockConfig:
     @property
     def database_path(self) -> Path | None:
         return self.data_dir / DATABASE_NAME if self.data_dir is not None else None
+
+
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``200MB``, ``1.5GiB``, ``500k`` or ``1048576`` (k/M/G/T are powers
+    of 1000, with an ``i`` of 1024)."""
+    found = _SIZE.fullmatch(text)
+    if found is None:
+        raise ValueError(f"{text[:40]!r} is not a size such as 200MB, 1GiB or 1048576")
+    number, prefix, binary = found.groups()
+    power = " kmgt".index(prefix.lower() or " ")
+    return int(float(number) * (1024 if binary else 1000) ** power)
 
 
 def _set(config: MockConfig, name: str, value: Any) -> None:

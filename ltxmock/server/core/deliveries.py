@@ -361,8 +361,12 @@ class Deliveries:
             return
         error: str | None = None
         if record.failure_code is None:
-            state = self._renders.state(record, delivery.result_index)
-            if not state.ready and state.error is None:
+            if delivery.kind == UPLOAD:  # needs the file, even a deferred result's
+                rows = self._renders.rows(record)
+                state = self._renders.fetch(record, rows[delivery.result_index])
+            else:  # announces the result: done once a poll says so
+                state = self._renders.state(record, delivery.result_index)
+            if not state.done and state.error is None:
                 # Rendering (kicked just now if nobody was): look again soon.
                 self._store.deliveries.release(delivery.id, self.owner)
                 return

@@ -35,13 +35,22 @@ RENDERING_PROGRESS = 99  # latency over, file still being written
 
 @dataclass(frozen=True)
 class ResultState:
-    """Whether one result's video file exists; ``error`` if its render failed."""
+    """Whether one result's video file exists; ``error`` if its render failed;
+    ``deferred`` if the result is reported done and its file is made on demand
+    (the render backlog was full, or the media budget evicted it)."""
 
     ready: bool
     error: str | None = None
+    deferred: bool = False
+
+    @property
+    def done(self) -> bool:
+        """Reported as a success (its file exists, or is rendered when asked for)."""
+        return self.ready or self.deferred
 
 
 READY = ResultState(ready=True)
+DEFERRED = ResultState(ready=False, deferred=True)
 
 
 def canonical_json(task: Mapping[str, Any]) -> str:
@@ -162,7 +171,7 @@ def poll(
         state = results[index] if results is not None else READY
         if state.error is not None:
             errors.append(render_failure_item(record, state.error))
-        elif state.ready:
+        elif state.done:
             data.append(success_item(record, index, base_url))
         else:
             data.append(processing_item(record, RENDERING_PROGRESS))

@@ -15,6 +15,10 @@ flight: if the first process died, this restarts the work; if it is still
 rendering, ``RenderCache``'s per-key flock makes the second render wait and
 then find the file, so nothing is encoded twice.
 
+How much: a per-process backlog (``render_backlog.py``) bounds the renders
+not asked for by a waiting download, and a disk budget (``media_budget.py``)
+bounds the finished files; see ``Renders``.
+
 PyAV, numpy and Pillow are imported on the first submit (``load``, before its
 write transaction: the import takes a good part of a second) or render, so
 ``ltxmock serve`` starts quickly.
@@ -42,11 +46,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from . import lifecycle
+from . import lifecycle, media_budget
 from .config import MockConfig
-from .lifecycle import DEFAULT_FORMAT, READY, ResultState, video_uuid
+from .deferrals import Deferrals
+from .lifecycle import DEFAULT_FORMAT, DEFERRED, READY, ResultState, video_uuid
+from .media_budget import MediaBudget
 from .ports import Store
 from .records import MediaRow, TaskRecord
+from .render_backlog import RenderBacklog, weight
 
 if TYPE_CHECKING:
     from ltxmock.media import RenderCache, RenderSpec
@@ -56,6 +63,8 @@ log = logging.getLogger("ltxmock.server")
 
 PENDING = ResultState(ready=False)
 DERIVED_ROWS_CACHED = 4096  # tasks whose result rows are kept (one sha256 per result)
+STALE_STAGING = 3600.0  # seconds: a staged render older than this was left by a crash
+OPEN_ATTEMPTS = 3  # a file evicted between its render and its open is rendered again
 
 
 @dataclass(frozen=True)
@@ -150,18 +159,39 @@ def render_spec(record: TaskRecord, index: int, defaults: Defaults) -> RenderSpe
 
 
 # -- the executor side (module level: a process pool pickles these) ----------------
-_caches: dict[str, RenderCache] = {}
+Renderer = Callable[["RenderSpec", Path], Path]
+_caches: dict[tuple[str, int, Renderer | None], RenderCache] = {}
 
 
-def _render(root: str, spec: RenderSpec) -> str:
-    """Render ``spec`` into the cache at ``root``; returns the file name."""
+def _render(root: str, spec: RenderSpec, budget: int, renderer: Renderer | None = None) -> str:
+    """Render ``spec`` into the cache at ``root`` within ``budget`` bytes; returns the
+    file name. ``renderer`` (tests) stands in for ``render_video``."""
     from ltxmock.media import RenderCache
 
-    cache = _caches.get(root)
+    key = (root, budget, renderer)
+    cache = _caches.get(key)
     if cache is None:
-        cache = _caches[root] = RenderCache(Path(root))
+        media = MediaBudget(Path(root), budget)
+        media.purge_staging(STALE_STAGING)  # as RenderCache purges its partial files
+        cache = _caches[key] = RenderCache(Path(root), renderer=_Placer(media, renderer))
     _drop_planted(cache.path_for(spec))
     return cache.get_or_render(spec).name
+
+
+@dataclass(frozen=True)
+class _Placer:
+    """RenderCache's renderer: render into the staging folder, then let the budget
+    make room and move the file in (under RenderCache's per-key lock)."""
+
+    budget: MediaBudget
+    renderer: Renderer | None
+
+    def __call__(self, spec: RenderSpec, dest: Path) -> Path:
+        from ltxmock.media import render_video
+
+        made = (self.renderer or render_video)(spec, self.budget.staging_path(dest.name))
+        self.budget.place(made, dest)
+        return dest
 
 
 # -- result files: never through a link ---------------------------------------------
@@ -195,13 +225,18 @@ def _drop_planted(path: Path) -> None:
             path.unlink()
 
 
-def _child_init(parent: int) -> None:
-    """Set up a render process: quiet on Ctrl-C, gone when its server process is."""
+def _child_init(parent: int, niceness: int = 0) -> None:
+    """Set up a render process: quiet on Ctrl-C, gone when its server process is,
+    ``niceness`` steps below its server's priority."""
     # Ctrl-C reaches the whole process group: the server stops the pool itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A pool worker whose parent vanished (SIGKILL, os._exit) dies on EOF with a
     # traceback; the server's log must stay clean, and errors travel back anyway.
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+
+    if niceness:
+        with contextlib.suppress(OSError):
+            os.nice(niceness)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -216,6 +251,13 @@ class Renders:
 
     ``service.results``; thread-safe. ``on_ready`` callbacks (the delivery
     dispatcher's wake-up) run when a render finishes, in any thread.
+
+    Bounded (``RenderBacklog``): renders not asked for by a waiting download
+    are refused beyond ``config.render_backlog``. An eager result refused so
+    is *deferred*: a row is stored for it as if rendered, so every process
+    reports it done at its latency, and its file is rendered when a download
+    or an upload needs it. A file evicted under the media budget is in the
+    same state. ``renderer`` (tests, thread executor only) replaces the encoder.
     """
 
     def __init__(
@@ -235,6 +277,10 @@ class Renders:
         self._defaults: dict[str, Defaults] = {}
         self._derived: OrderedDict[tuple[str, str, float], list[MediaRow]] = OrderedDict()
         self._closed = False
+        self._backlog = RenderBacklog(config.render_backlog)
+        self._weights: dict[str, int] = {}
+        self._deferrals = Deferrals(store)
+        self.renderer: Renderer | None = None
         self.on_ready: list[Callable[[], None]] = []
 
     # -- where files are -------------------------------------------------------
@@ -266,7 +312,8 @@ class Renders:
             return None
         try:
             status = os.fstat(fd)
-            if _genuine(status):
+            # Held (a shared lock) until closed: the budget never evicts a file being sent.
+            if _genuine(status) and media_budget.hold(fd):
                 return MediaFile(os.fdopen(fd, "rb"), status.st_size, status.st_mtime)
         except BaseException:
             os.close(fd)
@@ -321,16 +368,27 @@ class Renders:
         return rows
 
     def rows(self, record: TaskRecord) -> list[MediaRow]:
-        """Each result's row: the stored one once rendered or failed, else derived."""
+        """Each result's row: the stored one once rendered, deferred or failed, else derived."""
+        return [row for row, _ in self._rows(record)]
+
+    def _rows(self, record: TaskRecord) -> list[tuple[MediaRow, bool]]:
+        """Each result's row, and whether it is stored (the result is reported done)."""
         derived = self.media_rows(record)
         if not derived:
-            return derived
+            return []
         stored = {
             row.result_index: row
             for row in self._store.media.for_task(record.task_uuid)
             if row.expires_at == record.expires_at  # not an expired namesake's
         }
-        return [stored.get(row.result_index, row) for row in derived]
+        for row in derived:  # deferred here, on their way to the store
+            queued = self._deferrals.get(row.video_uuid)
+            if queued is not None and queued.expires_at == row.expires_at:
+                stored.setdefault(row.result_index, queued)
+        return [
+            (stored[row.result_index], True) if row.result_index in stored else (row, False)
+            for row in derived
+        ]
 
     def row_of_video(self, video_uuid: str) -> MediaRow | None:
         """The row of a videoUUID, expired or not: its task's (the newest task of
@@ -356,29 +414,56 @@ class Renders:
 
     # -- states ----------------------------------------------------------------
     def states(self, record: TaskRecord, *, kick: bool = True) -> list[ResultState]:
-        """Each result's state; a missing file not being rendered here is kicked."""
-        return [self._state(record, row, kick=kick) for row in self.rows(record)]
+        """Each result's state; a missing file nobody renders here is kicked (eager
+        mode: deferred if the backlog is full)."""
+        return [self._state(record, row, stored, kick=kick) for row, stored in self._rows(record)]
 
     def state(self, record: TaskRecord, index: int) -> ResultState:
         return self.states(record)[index]
 
-    def _state(self, record: TaskRecord, row: MediaRow, *, kick: bool) -> ResultState:
+    def _state(self, record: TaskRecord, row: MediaRow, stored: bool, *, kick: bool) -> ResultState:
         if row.error is not None:
             return ResultState(ready=False, error=row.error)
         if _is_genuine(self.path(row)):
             return READY
-        if kick:
-            self.kick(record, row)
+        if stored:
+            return DEFERRED  # reported done: rendered (again) on demand
+        if kick and self.kick(record, row) is None and self._refused():
+            self._defer([row])
+            return DEFERRED
         return PENDING
 
-    # -- rendering -------------------------------------------------------------
-    def start(self, record: TaskRecord) -> None:
-        """Kick every render of a newly accepted task (eager mode)."""
-        for row in self.media_rows(record):
-            self.kick(record, row)
+    def _refused(self) -> bool:
+        """Whether a kick that returned nothing was refused by the backlog (eager
+        mode: the result is then deferred), not stopped by a closing service."""
+        return self.config.render_mode == "eager" and not self._closed
 
-    def kick(self, record: TaskRecord, row: MediaRow) -> futures.Future[str] | None:
-        """Render ``row``'s file in the background unless this process already is."""
+    # -- rendering -------------------------------------------------------------
+    @property
+    def backlog(self) -> RenderBacklog:
+        """This process's renders in flight (``load``, ``peak``) and their bound."""
+        return self._backlog
+
+    def start(self, *records: TaskRecord) -> None:
+        """Kick every render of newly accepted tasks (eager mode); results the
+        backlog has no room for are deferred."""
+        refused = [
+            row
+            for record in records
+            for row in self.media_rows(record)
+            if self.kick(record, row) is None
+        ]
+        if refused and not self._closed:
+            self._defer(refused)
+
+    def kick(
+        self, record: TaskRecord, row: MediaRow, *, demand: bool = False
+    ) -> futures.Future[str] | None:
+        """Render ``row``'s file in the background unless this process already is.
+
+        None if the service is closing or, unless ``demand`` (a client waits
+        for the file), the backlog has no room for it.
+        """
         with self._lock:
             if self._closed:
                 return None
@@ -390,6 +475,7 @@ class Renders:
         except Exception as exc:  # an undecodable input: the result fails, the server does not
             self._failed(row, f"{type(exc).__name__}: {exc}")
             return None
+        cost = weight(spec)
         root = str(self.root)
         with self._lock:
             if self._closed:
@@ -397,28 +483,77 @@ class Renders:
             running = self._inflight.get(row.file_name)
             if running is not None:
                 return running
+            if not self._backlog.admit(cost, demand=demand):
+                return None
             try:
-                future = self._pool().submit(_render, root, spec)
+                future = self._pool().submit(
+                    _render, root, spec, self.config.media_budget, self.renderer
+                )
             except RuntimeError:  # shut down meanwhile
+                self._backlog.release(cost)
                 return None
             self._inflight[row.file_name] = future
+            self._weights[row.file_name] = cost
         future.add_done_callback(lambda done: self._done(row, done))
         return future
 
-    def wait(self, record: TaskRecord, row: MediaRow, timeout: float | None = None) -> ResultState:
-        """Render ``row`` now if needed and wait for it (lazy mode's downloads)."""
-        state = self._state(record, row, kick=True)
+    def _defer(self, rows: list[MediaRow]) -> None:
+        """Report these results done without their files (stored, so every process
+        agrees; written by ``Deferrals``' thread, not on the request path)."""
+        self._deferrals.add(rows)
+
+    def _stored(self, row: MediaRow) -> MediaRow | None:
+        """The stored row of ``row``'s result (this task's, not an expired namesake's)."""
+        found = self._store.media.get(row.video_uuid) or self._deferrals.get(row.video_uuid)
+        return found if found is not None and found.expires_at == row.expires_at else None
+
+    def fetch(self, record: TaskRecord, row: MediaRow) -> ResultState:
+        """A result whose file must exist (an upload): READY or its error once it
+        does; until then PENDING, its render kicked within the backlog (a
+        refused one is kicked again at the caller's next look)."""
+        stored = self._stored(row)
+        state = self._state(record, stored or row, stored is not None, kick=False)
         if state.ready or state.error is not None:
             return state
-        with self._lock:
-            future = self._inflight.get(row.file_name)
-        if future is not None:
-            with contextlib.suppress(Exception):
-                future.result(timeout)
-        fresh = self._store.media.get(row.video_uuid)
-        if fresh is None or fresh.expires_at != row.expires_at:
-            fresh = row
-        return self._state(record, fresh, kick=False)
+        if stored is not None or self.config.render_mode == "lazy":
+            self.kick(record, stored or row)
+        else:
+            self._state(record, row, False, kick=True)  # eager: kicked, or deferred
+        return PENDING
+
+    def open_result(
+        self, record: TaskRecord, row: MediaRow, timeout: float | None = None
+    ) -> tuple[ResultState, MediaFile | None]:
+        """A download: the file opened, rendered first (and waited for) if the result
+        is reported done without it (lazy mode, deferred or evicted); else the
+        state saying why there is none. That render is on demand, outside the
+        backlog's bound: its client is waiting, and the download threads bound it."""
+        state = PENDING
+        for _ in range(OPEN_ATTEMPTS):
+            stored = self._stored(row)
+            row = stored or row
+            state = self._state(record, row, stored is not None, kick=False)
+            if state.error is not None:
+                return state, None
+            if not state.ready:
+                if self.config.render_mode == "eager" and stored is None:
+                    return state, None  # being rendered eagerly: not reported yet
+                future = self.kick(record, row, demand=True)
+                if future is None or future.cancelled():
+                    return PENDING, None  # closing
+                try:
+                    future.result(timeout)
+                except BrokenProcessPool:
+                    continue  # the render process died: a new pool renders it
+                except TimeoutError:
+                    return PENDING, None
+                except Exception as exc:
+                    return ResultState(ready=False, error=str(exc) or type(exc).__name__), None
+            media = self.open_file(row)
+            if media is not None:
+                return READY, media
+            state = PENDING  # evicted between its render and the open: render it again
+        return state, None
 
     def _pool(self) -> futures.Executor:
         if self._executor is None:
@@ -432,7 +567,7 @@ class Renders:
                     self.config.render_workers,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_child_init,
-                    initargs=(os.getpid(),),
+                    initargs=(os.getpid(), self.config.render_niceness),
                 )
         return self._executor
 
@@ -440,6 +575,7 @@ class Renders:
         with self._lock:
             if self._inflight.get(row.file_name) is future:
                 del self._inflight[row.file_name]
+                self._backlog.release(self._weights.pop(row.file_name, 0))
             closed = self._closed
         if future.cancelled() or closed:
             return
@@ -481,6 +617,7 @@ class Renders:
 
     def clear(self) -> None:
         """Delete every rendered file (after a reset)."""
+        self._deferrals.clear()
         if self._root is None or not self._root.is_dir():
             return
         for entry in self._root.iterdir():
@@ -488,6 +625,7 @@ class Renders:
             if (entry.is_symlink() or entry.is_file()) and not entry.name.startswith("."):
                 with contextlib.suppress(FileNotFoundError):
                     entry.unlink()
+        MediaBudget(self._root, self.config.media_budget).purge_staging(STALE_STAGING)
 
     def close(self) -> None:
         """Stop rendering (a render in progress is abandoned); delete a temporary directory."""
@@ -495,6 +633,9 @@ class Renders:
             self._closed = True
             executor, self._executor = self._executor, None
             self._inflight.clear()
+            self._weights.clear()
+            self._backlog.load = 0
+        self._deferrals.close()  # before the store closes: deferred results stay done
         if executor is not None:
             # A process pool's running render would hold close() for seconds:
             # its processes are ended instead (their partial files are temp files).

@@ -403,9 +403,9 @@ class MockService:
 
     def _accepted(self, records: list[TaskRecord]) -> None:
         """After the commit: start rendering (eager mode) and dispatching."""
+        if self.config.render_mode == "eager" and records:
+            self.results.start(*records)  # one store write for the deferred ones
         for record in records:
-            if self.config.render_mode == "eager":
-                self.results.start(record)
             if isinstance(record.params.get("webhookURL"), str) or isinstance(
                 record.params.get("uploadEndpoint"), str
             ):

@@ -8,6 +8,11 @@ what Werkzeug's ``send_file`` gives for a path: Content-Type, Content-Length,
 ``Range`` (206, ``Content-Range``, ``Accept-Ranges: bytes``),
 ``ETag``/``If-None-Match`` (304) and ``If-Modified-Since``.
 
+A result reported done without its file (lazy mode, a render deferred by
+the backlog, a file evicted by the media budget) is rendered first and the
+download waits for it (``Renders.open_result``); downloads have a thread pool
+of their own in the ASGI app, so that wait never holds up the admin API.
+
 Answers: 404 (Runware-shaped JSON) for an unknown video, one of another
 extension, or one not finished yet; 410 once the task's ttl has passed (the
 file is deleted then). Downloads are not journaled: the journal is the API
@@ -70,15 +75,13 @@ def video(shard: str, name: str) -> Response:
     record = service.store.tasks.get(row.task_uuid, now=now)
     if record is None or now < record.completes_at:
         return _not_found("is not finished yet")
-    if service.config.render_mode == "lazy":
-        state = service.results.wait(record, row)
-    else:
-        state = service.results.states(record)[row.result_index]
-    if not state.ready:
-        return _not_found("failed" if state.error is not None else "is still being rendered")
-    media = service.results.open_file(row)
-    if media is None:  # purged between the check and the open, or not a rendered file
-        return _not_found()
+    # Renders the file first when the result is reported done without it (lazy
+    # mode, a render deferred by the backlog, a file evicted by the media budget).
+    state, media = service.results.open_result(record, row)
+    if media is None:
+        if state.error is not None:
+            return _not_found("failed")
+        return _not_found("is still being rendered" if not state.ready else "does not exist")
     # Saved as <videoUUID>.<ext>, like the URL, not as the cache file's name.
     response = _send(media, row.content_type, f"{video_uuid}.{extension}", row.file_name)
     response.headers["Accept-Ranges"] = "bytes"

@@ -11,7 +11,9 @@ One app, one port, three routes by kind:
   own, talking to the loop through ``LoopSocket``. One thread per open socket,
   not a bounded pool: 200 idle SDK connections must not starve anyone.
 * every other HTTP request (admin API, video downloads, 404s): the Flask app,
-  through a2wsgi's WSGI bridge on a thread pool.
+  through a2wsgi's WSGI bridge on a thread pool. Downloads have a pool of
+  their own: one may wait seconds for its file to render, and a pool full of
+  them must never keep ``/__ltxmock/health``, a reset or a fault rule waiting.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 DEFAULT_BRIDGE_THREADS = 8
+DOWNLOADS_PREFIX = "/video/"  # the result files' route (http/downloads.py)
 _JSON_HEADER = (b"content-type", JSON_TYPE.encode())
 # Delays of injected faults: our own generator, not the global one a user's
 # test run (Hypothesis) watches.
@@ -66,6 +69,7 @@ class AsgiMock:
         self.hub: WebSocketHub = hub_of(flask_app)
         self.config: MockConfig = self.service.config
         self._bridge = WSGIMiddleware(flask_app, workers=threads)  # type: ignore[arg-type]
+        self._downloads = WSGIMiddleware(flask_app, workers=threads)  # type: ignore[arg-type]
         self._commits = GroupCommit(self.service)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -73,6 +77,8 @@ class AsgiMock:
         if kind == "http":
             if scope["method"] == "POST" and scope["path"] in REST_PATHS:
                 await self._rest(scope, receive, send)
+            elif scope["path"].startswith(DOWNLOADS_PREFIX):
+                await self._downloads(scope, receive, send)  # type: ignore[arg-type]
             else:
                 await self._bridge(scope, receive, send)  # type: ignore[arg-type]
         elif kind == "websocket":

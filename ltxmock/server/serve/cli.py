@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from ltxmock.extras import server_extra_hint
-from ltxmock.server.core.config import MockConfig
+from ltxmock.server.core.config import MB, MockConfig, parse_size
 
 DEFAULT_THREADS = 8
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# Renders yield the cores to the event loops: submit p99 during renders (bench/render_load.py).
+SERVE_RENDER_NICENESS = 10
 
 
 def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -139,6 +141,31 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
         "--latency, render on first download (default %(default)s)",
     )
     add(
+        "--render-backlog",
+        type=int,
+        default=default.render_backlog,
+        metavar="N",
+        help="eager renders queued or running per worker, in 1080p/6 s/25 fps videos (a "
+        "larger one counts for more); beyond it a result succeeds at --latency and is "
+        "rendered on first download (default %(default)s)",
+    )
+    add(
+        "--media-budget",
+        default=f"{default.media_budget // MB}MB",
+        metavar="SIZE",
+        help="disk for rendered videos (200MB, 1GiB, bytes); the least recently used are "
+        "deleted beyond it and rendered again, identically, if downloaded (default "
+        "%(default)s)",
+    )
+    add(
+        "--render-niceness",
+        type=int,
+        default=SERVE_RENDER_NICENESS,
+        metavar="0-19",
+        help="how much lower render processes run than the server's (default %(default)s: "
+        "renders take the CPU the requests leave)",
+    )
+    add(
         "--workers",
         type=int,
         default=default_workers(),
@@ -207,6 +234,9 @@ def run_serve(args: argparse.Namespace) -> int:
             replay_dir=args.replay,
             replay_speed=args.replay_speed,
             replay_strict=args.replay_strict,
+            render_backlog=args.render_backlog,
+            render_niceness=args.render_niceness,
+            media_budget=parse_size(args.media_budget),
         )
     except ValueError as exc:
         print(f"ltxmock serve: {exc}", file=sys.stderr)
