@@ -1,6 +1,10 @@
-"""Request bodies as JSON: strict (UTF-8, no NaN/Infinity) and bounded in nesting.
+"""Request bodies as JSON: strict (UTF-8, no NaN/Infinity), bounded in nesting and in
+the number of values.
 
-Shared by every transport: a REST body and a WebSocket frame are read alike.
+Shared by every transport: a REST body and a WebSocket frame are read alike. The value
+budget keeps what follows the parse (the compiled validator, the explainer, the
+journal's excerpt) proportional to what a task can be, not to the 4 MiB body limit: a
+task is a few dozen values, and 250,000 of them cost tens of ms per later walk.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from . import jsontext
 from .errors import invalid_json
 
 MAX_NESTING = 64  # real task bodies nest about 5 deep; deeper is an attack or a bug
+# Arrays, objects, strings, numbers, booleans and nulls of one body: ten tasks of every
+# parameter take under 500; walking this many to count them takes about a millisecond.
+MAX_JSON_VALUES = 10_000
 
 
 def decode_json(raw: bytes | str) -> Any:
@@ -19,13 +26,16 @@ def decode_json(raw: bytes | str) -> Any:
     parsed, value = jsontext.loads_fast(raw) if isinstance(raw, bytes) else (False, None)
     if not parsed:
         value = _parse_strictly(raw)
-    # Counting brackets bounds the depth from above, cheaply (strings may hold some).
+    # Cheap upper bounds first (strings may hold some of these bytes): a body with
+    # few separators has few values, one with few brackets is shallow.
     if isinstance(raw, bytes):
         brackets = raw.count(b"[") + raw.count(b"{")
+        separators = raw.count(b",") + raw.count(b":")
     else:
         brackets = raw.count("[") + raw.count("{")
-    if brackets > MAX_NESTING and _depth(value) > MAX_NESTING:
-        raise invalid_json(f"it nests deeper than {MAX_NESTING} levels")
+        separators = raw.count(",") + raw.count(":")
+    if brackets > MAX_NESTING or separators + brackets >= MAX_JSON_VALUES:
+        _check_shape(value)
     return value
 
 
@@ -47,15 +57,21 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _depth(value: Any) -> int:
-    """Nesting depth, iteratively (a recursive walk could overflow on hostile input)."""
-    deepest, stack = 0, [(value, 1)]
+def _check_shape(value: Any) -> None:
+    """Refuse ``value`` if it nests deeper than ``MAX_NESTING`` or holds more than
+    ``MAX_JSON_VALUES`` values; iterative (a recursive walk could overflow on hostile
+    input), and it stops at the first limit passed, so it visits at most the budget."""
+    count, stack = 0, [(value, 1)]
     while stack:
         node, level = stack.pop()
+        count += 1
+        if count > MAX_JSON_VALUES:
+            raise invalid_json(
+                f"it holds more than {MAX_JSON_VALUES:,} JSON values (arrays, objects, "
+                "strings, numbers, booleans, nulls); a task needs a few dozen"
+            )
         if isinstance(node, dict | list):
-            deepest = max(deepest, level)
             if level > MAX_NESTING:
-                break
+                raise invalid_json(f"it nests deeper than {MAX_NESTING} levels")
             children = node.values() if isinstance(node, dict) else node
             stack.extend((child, level + 1) for child in children)
-    return deepest

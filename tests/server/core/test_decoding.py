@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from support.json import exact, json_values
 
-from ltxmock.server.core.decoding import MAX_NESTING, decode_json
+from ltxmock.server.core.decoding import MAX_JSON_VALUES, MAX_NESTING, decode_json
 from ltxmock.server.core.errors import ApiError
 
 
@@ -50,3 +51,47 @@ def test_nesting_up_to_the_limit_is_read_and_deeper_is_refused() -> None:
     assert outcome(deeper.encode()) == outcome(deeper) == ("refused", (400, "invalidJson"))
     # Brackets inside strings do not count: only real nesting is refused.
     assert outcome(json.dumps(["[" * 500]).encode())[0] == "value"
+
+
+def count_values(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + sum(count_values(v) for v in value)
+    if isinstance(value, dict):
+        return 1 + sum(count_values(v) for v in value.values())
+    return 1
+
+
+@given(
+    st.integers(min_value=MAX_JSON_VALUES - 40, max_value=MAX_JSON_VALUES + 40),
+    st.sampled_from(["array", "object", "nested"]),
+)
+def test_a_body_of_more_values_than_the_budget_is_refused_naming_it(size: int, shape: str) -> None:
+    """The value budget counts containers and scalars (not object keys), whatever the
+    shape, on both parse paths; at or under it the body reads as before."""
+    if shape == "array":
+        value: Any = list(range(size - 1))
+    elif shape == "object":
+        value = {f"k{i}": None for i in range(size - 1)}
+    else:  # tasks of frame lists: containers count too
+        value = [{"frameImages": ["a"] * 8} for _ in range((size - 1) // 10)]
+        value += [0] * (size - count_values(value))
+    assert count_values(value) == size
+    text = json.dumps(value)
+    for raw in (text, text.encode()):
+        if size <= MAX_JSON_VALUES:
+            assert outcome(raw) == ("value", exact(value))
+        else:
+            with pytest.raises(ApiError) as refused:
+                decode_json(raw)
+            assert refused.value.status == 400
+            assert refused.value.errors[0]["code"] == "invalidJson"
+            assert f"{MAX_JSON_VALUES:,} JSON values" in refused.value.errors[0]["message"]
+
+
+def test_the_budget_walk_stops_early_on_a_huge_body() -> None:
+    """250,000 values (within the 4 MiB body limit) are refused after a walk of at most
+    the budget; the count is not fooled by separators inside strings either way."""
+    huge = json.dumps(["x"] * 250_000).encode()
+    assert outcome(huge) == ("refused", (400, "invalidJson"))
+    commas_in_strings = json.dumps(["," * MAX_JSON_VALUES, ":" * MAX_JSON_VALUES]).encode()
+    assert outcome(commas_in_strings)[0] == "value"
