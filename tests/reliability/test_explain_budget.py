@@ -8,10 +8,9 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
-from support.server import video_task
-
 from ltxmock.validators import default_validator
 from ltxmock.validators.budget import EXPLAIN_ITEMS, EXPLAIN_KEYS
+from support.server import video_task
 
 
 class CountingList(list[Any]):
