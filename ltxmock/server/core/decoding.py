@@ -10,6 +10,8 @@ task is a few dozen values, and 250,000 of them cost tens of ms per later walk.
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 from . import jsontext
@@ -19,6 +21,11 @@ MAX_NESTING = 64  # real task bodies nest about 5 deep; deeper is an attack or a
 # Arrays, objects, strings, numbers, booleans and nulls of one body: ten tasks of every
 # parameter take under 500; walking this many to count them takes about a millisecond.
 MAX_JSON_VALUES = 10_000
+# A number that may overflow a float (1e400, or 309+ digits) parses to +-inf on both
+# paths; like the literals NaN and Infinity it is refused. Strings may match too: the
+# walk then finds nothing.
+_SURROGATE_ESCAPE = re.compile(r"\\[uU][dD][89a-fA-F]")
+_HUGE_NUMBER = re.compile(rb"[eE][+-]?0*[1-9][0-9]{2,}|[0-9]{300,}")
 
 
 def decode_json(raw: bytes | str) -> Any:
@@ -34,7 +41,8 @@ def decode_json(raw: bytes | str) -> Any:
     else:
         brackets = raw.count("[") + raw.count("{")
         separators = raw.count(",") + raw.count(":")
-    if brackets > MAX_NESTING or separators + brackets >= MAX_JSON_VALUES:
+    huge = _HUGE_NUMBER.search(raw.encode() if isinstance(raw, str) else raw)
+    if brackets > MAX_NESTING or separators + brackets >= MAX_JSON_VALUES or huge:
         _check_shape(value)
     return value
 
@@ -44,7 +52,16 @@ def _parse_strictly(raw: bytes | str) -> Any:
     does, and words the error."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant)
+        if _SURROGATE_ESCAPE.search(text):
+            # The standard library reads a lone "\ud800" into a str that no UTF-8
+            # writer (orjson: replies, journal, store) can write back; orjson refuses it.
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        return value
+    except UnicodeEncodeError as exc:
+        raise invalid_json(
+            "it holds a lone UTF-16 surrogate escape, which is no character"
+        ) from exc
     except UnicodeDecodeError as exc:
         raise invalid_json(f"it is not UTF-8 ({exc.reason} at byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
@@ -58,9 +75,10 @@ def _reject_constant(name: str) -> Any:
 
 
 def _check_shape(value: Any) -> None:
-    """Refuse ``value`` if it nests deeper than ``MAX_NESTING`` or holds more than
-    ``MAX_JSON_VALUES`` values; iterative (a recursive walk could overflow on hostile
-    input), and it stops at the first limit passed, so it visits at most the budget."""
+    """Refuse ``value`` if it nests deeper than ``MAX_NESTING``, holds more than
+    ``MAX_JSON_VALUES`` values or a number that overflowed to infinity; iterative (a
+    recursive walk could overflow on hostile input), and it stops at the first limit
+    passed, so it visits at most the budget."""
     count, stack = 0, [(value, 1)]
     while stack:
         node, level = stack.pop()
@@ -70,6 +88,8 @@ def _check_shape(value: Any) -> None:
                 f"it holds more than {MAX_JSON_VALUES:,} JSON values (arrays, objects, "
                 "strings, numbers, booleans, nulls); a task needs a few dozen"
             )
+        if isinstance(node, float) and not math.isfinite(node):
+            raise invalid_json("a number is too large for a 64-bit float")
         if isinstance(node, dict | list):
             if level > MAX_NESTING:
                 raise invalid_json(f"it nests deeper than {MAX_NESTING} levels")

@@ -95,3 +95,33 @@ def test_the_budget_walk_stops_early_on_a_huge_body() -> None:
     assert outcome(huge) == ("refused", (400, "invalidJson"))
     commas_in_strings = json.dumps(["," * MAX_JSON_VALUES, ":" * MAX_JSON_VALUES]).encode()
     assert outcome(commas_in_strings)[0] == "value"
+
+
+@given(
+    st.sampled_from(
+        ["1e400", "-1E+0400", "1e309", "2e308", "9" * 400 + ".5", "-" + "9" * 320 + "e0"]
+    ),
+    st.sampled_from(["[{}]", '[{{"a": [1, {}]}}]', '{{"k": {}}}']),
+)
+def test_a_number_that_overflows_a_float_is_refused_like_infinity(number: str, shape: str) -> None:
+    text = shape.format(number)
+    assert outcome(text.encode()) == outcome(text) == ("refused", (400, "invalidJson"))
+
+
+@given(st.sampled_from(["1e308", "-1.7976931348623157e308", "1e-400", "9" * 400, '"1e999"']))
+def test_large_finite_numbers_and_lookalike_strings_still_read(number: str) -> None:
+    text = f"[{number}]"
+    assert outcome(text.encode()) == outcome(text) == ("value", exact(json.loads(text)))
+
+
+@given(
+    st.sampled_from(["\\ud800", "\\uDBFF", "\\udc00", "\\ude00\\ud83d", "x\\ud800y"]),
+    st.booleans(),
+)
+def test_a_lone_surrogate_escape_is_refused_on_both_paths(escape: str, as_key: bool) -> None:
+    """Python's parser would read it into a str no UTF-8 writer can write back (the
+    journal failed with a traceback); a pair still reads as its character."""
+    text = f'{{"{escape}": 1}}' if as_key else f'["{escape}"]'
+    assert outcome(text.encode()) == outcome(text) == ("refused", (400, "invalidJson"))
+    pair = '["\\ud83d\\ude00"]'
+    assert outcome(pair.encode()) == outcome(pair) == ("value", exact(["\U0001f600"]))
