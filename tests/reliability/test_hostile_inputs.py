@@ -130,9 +130,10 @@ HOSTILE_BODIES: dict[str, tuple[bytes, str]] = {
     "100,000-deep objects": (b'{"a":' * DEEP + b"1" + b"}" * DEEP, "invalidJson"),
     "100,000-deep, unclosed": (b"[" * DEEP, "invalidJson"),
     "more values than the budget": (
-        json.dumps([0] * (MAX_JSON_VALUES + 1)).encode(),
+        task_text(inputs=json.dumps([0] * MAX_JSON_VALUES)),
         "invalidJson",
     ),
+    "20,000 tasks": (json.dumps([{"taskType": "ping"}] * 20_000).encode(), "tooManyTasks"),
     "250,000 frameImages": (
         task_text(inputs=json.dumps({"frameImages": ["AAAA"] * 250_000})),  # 2 MB
         "invalidJson",
@@ -165,7 +166,7 @@ def test_a_hostile_body_gets_a_runware_shaped_400(server: LiveServer, name: str)
 
 
 def test_the_value_budget_is_named_in_the_answer(server: LiveServer) -> None:
-    status, answer = post_raw(server, json.dumps(["x"] * 250_000).encode())
+    status, answer = post_raw(server, task_text(positivePrompt=json.dumps(["x"] * 250_000)))
     assert status == 400
     assert f"{MAX_JSON_VALUES:,} JSON values" in answer["errors"][0]["message"]
 
@@ -243,7 +244,7 @@ WS_FRAMES: dict[str, tuple[str | bytes, str]] = {
     "1e400": (task_text(duration="1e400").decode(), "invalidJson"),
     "100,000-deep": ("[" * DEEP + "]" * DEEP, "invalidJson"),
     "100,000-deep, unclosed": ("{" * DEEP, "invalidJson"),
-    "more values than the budget": (json.dumps([0] * (MAX_JSON_VALUES + 1)), "invalidJson"),
+    "more values than the budget": (json.dumps([{"a": [0] * MAX_JSON_VALUES}]), "invalidJson"),
     "not JSON": ("HELLO THERE", "invalidJson"),
     "empty": ("", "invalidJson"),
     "binary, not UTF-8": (b"\xff\xfe\x00[", "invalidJson"),

@@ -21,6 +21,7 @@ MAX_NESTING = 64  # real task bodies nest about 5 deep; deeper is an attack or a
 # Arrays, objects, strings, numbers, booleans and nulls of one body: ten tasks of every
 # parameter take under 500; walking this many to count them takes about a millisecond.
 MAX_JSON_VALUES = 10_000
+ROOT_TASKS_UNWALKED = 100  # see decode_json; --max-tasks-per-request is 10 by default
 _SURROGATE_ESCAPE = re.compile(r"\\[uU][dD][89a-fA-F]")
 
 
@@ -37,8 +38,11 @@ def decode_json(raw: bytes | str) -> Any:
     else:
         brackets = raw.count("[") + raw.count("{")
         separators = raw.count(",") + raw.count(":")
-    if brackets > MAX_NESTING or separators + brackets >= MAX_JSON_VALUES:
-        _check_shape(value)
+    # A task array longer than ROOT_TASKS_UNWALKED is left to the task cap, which
+    # refuses it in constant time with a better word (tooManyTasks) than a count.
+    long_array = isinstance(value, list) and len(value) > ROOT_TASKS_UNWALKED
+    if brackets > MAX_NESTING or (separators + brackets >= MAX_JSON_VALUES and not long_array):
+        _check_shape(value, count_values=not long_array)
     return value
 
 
@@ -78,7 +82,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _check_shape(value: Any) -> None:
+def _check_shape(value: Any, *, count_values: bool = True) -> None:
     """Refuse ``value`` if it nests deeper than ``MAX_NESTING``, holds more than
     ``MAX_JSON_VALUES`` values; iterative (a
     recursive walk could overflow on hostile input), and it stops at the first limit
@@ -90,9 +94,9 @@ def _check_shape(value: Any) -> None:
         # Everything on the stack will be counted: a container whose children would
         # pass the budget is refused before they are pushed (one of 250,000 items
         # would cost more to push than the whole budget to walk).
-        if count + len(stack) + (len(node) if isinstance(node, dict | list) else 0) > (
-            MAX_JSON_VALUES
-        ):
+        if count_values and count + len(stack) + (
+            len(node) if isinstance(node, dict | list) else 0
+        ) > (MAX_JSON_VALUES):
             raise invalid_json(
                 f"it holds more than {MAX_JSON_VALUES:,} JSON values (arrays, objects, "
                 "strings, numbers, booleans, nulls); a task needs a few dozen"

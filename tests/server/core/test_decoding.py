@@ -11,7 +11,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from support.json import exact, json_values
 
-from ltxmock.server.core.decoding import MAX_JSON_VALUES, MAX_NESTING, decode_json
+from ltxmock.server.core.decoding import (
+    MAX_JSON_VALUES,
+    MAX_NESTING,
+    ROOT_TASKS_UNWALKED,
+    decode_json,
+)
 from ltxmock.server.core.errors import ApiError
 
 
@@ -68,13 +73,14 @@ def count_values(value: Any) -> int:
 def test_a_body_of_more_values_than_the_budget_is_refused_naming_it(size: int, shape: str) -> None:
     """The value budget counts containers and scalars (not object keys), whatever the
     shape, on both parse paths; at or under it the body reads as before."""
+    # One task (the root array and its object: 2 values) holding the rest.
     if shape == "array":
-        value: Any = list(range(size - 1))
+        value: Any = [{"inputs": list(range(size - 3))}]
     elif shape == "object":
-        value = {f"k{i}": None for i in range(size - 1)}
-    else:  # tasks of frame lists: containers count too
-        value = [{"frameImages": ["a"] * 8} for _ in range((size - 1) // 10)]
-        value += [0] * (size - count_values(value))
+        value = [{f"k{i}": None for i in range(size - 2)}]
+    else:  # frame lists: containers count too
+        value = [{f"t{i}": ["a"] * 8 for i in range((size - 2) // 10)}]
+        value[0]["rest"] = [0] * (size - count_values(value) - 1)
     assert count_values(value) == size
     text = json.dumps(value)
     for raw in (text, text.encode()):
@@ -91,7 +97,7 @@ def test_a_body_of_more_values_than_the_budget_is_refused_naming_it(size: int, s
 def test_the_budget_walk_stops_early_on_a_huge_body() -> None:
     """250,000 values (within the 4 MiB body limit) are refused after a walk of at most
     the budget; the count is not fooled by separators inside strings either way."""
-    huge = json.dumps(["x"] * 250_000).encode()
+    huge = json.dumps([{"inputs": ["x"] * 250_000}]).encode()
     assert outcome(huge) == ("refused", (400, "invalidJson"))
     commas_in_strings = json.dumps(["," * MAX_JSON_VALUES, ":" * MAX_JSON_VALUES]).encode()
     assert outcome(commas_in_strings)[0] == "value"
@@ -125,3 +131,11 @@ def test_a_lone_surrogate_escape_is_refused_on_both_paths(escape: str, as_key: b
     assert outcome(text.encode()) == outcome(text) == ("refused", (400, "invalidJson"))
     pair = '["\\ud83d\\ude00"]'
     assert outcome(pair.encode()) == outcome(pair) == ("value", exact(["\U0001f600"]))
+
+
+@given(st.integers(min_value=ROOT_TASKS_UNWALKED + 1, max_value=3 * MAX_JSON_VALUES))
+def test_a_long_task_array_is_left_to_the_task_cap(length: int) -> None:
+    """Its length is counted in constant time by the service's cap (tooManyTasks), a
+    better answer than a count of values."""
+    text = json.dumps([{"taskType": "ping"}] * length)
+    assert outcome(text.encode())[0] == outcome(text)[0] == "value"
