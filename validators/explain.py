@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from jsonschema import ValidationError as SchemaError
 from jsonschema.exceptions import best_match
 
+from .budget import EXPLAIN_KEYS, unknown_keys
 from .errors import PayloadError
 from .shapes import branch_constants, combination_table
 
@@ -168,8 +170,23 @@ def _matches_type(value: Any, declared: Any) -> bool:
 def _show(value: Any) -> str:
     import json
 
-    text = json.dumps(value, ensure_ascii=False)
+    # Only the first 60 characters are shown: dump no more of the value than that
+    # (a task may carry a 250,000-item array or a 4 MB string).
+    text = json.dumps(_clip(value), ensure_ascii=False)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _clip(value: Any, depth: int = 0) -> Any:
+    """Enough of ``value`` for a 60-character quote: short strings, few items, shallow."""
+    if isinstance(value, str):
+        return value[:61]
+    if depth > 4:
+        return "..."
+    if isinstance(value, list):
+        return [_clip(item, depth + 1) for item in value[:30]]
+    if isinstance(value, dict):
+        return {str(k)[:61]: _clip(v, depth + 1) for k, v in islice(value.items(), 30)}
+    return value
 
 
 def _listing(values: Sequence[Any]) -> str:
@@ -408,7 +425,9 @@ class Explainer:
             return []
         known = list(schema.get("properties", {}))
         where = f"{parameter_name(path)} of {self.ctx.subject}" if path else self.ctx.subject
-        return [
+        # Bounded (budget.py): a task may carry any number of unknown keys.
+        extras = list(islice(unknown_keys(instance, schema), EXPLAIN_KEYS + 1))
+        found = [
             self.ctx.error(
                 "unsupportedParameter",
                 f"Unsupported parameter {parameter_name([*path, key])}: {where} does not "
@@ -417,9 +436,21 @@ class Explainer:
                 keyword="additionalProperties",
                 allowed_values=known,
             )
-            for key in instance
-            if key not in known
+            for key in extras[:EXPLAIN_KEYS]
         ]
+        if len(extras) > EXPLAIN_KEYS:
+            found.append(
+                self.ctx.error(
+                    "unsupportedParameter",
+                    f"{where[0].upper()}{where[1:]} has more unsupported parameters than the "
+                    f"{EXPLAIN_KEYS} listed; remove every parameter that is not one of: "
+                    f"{', '.join(known)}.",
+                    path,
+                    keyword="additionalProperties",
+                    allowed_values=known,
+                )
+            )
+        return found
 
     def _alternatives(
         self, e: SchemaError, path: Path, schema: Mapping[str, Any]

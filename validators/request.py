@@ -31,10 +31,11 @@ def detailed_validator(schema: dict[str, Any]) -> Any:
     # Imported here: jsonschema is most of start-up and only explains failures.
     import jsonschema
 
+    from .budget import BOUNDED_KEYWORDS
     from .formats import ecma_pattern, format_checker
 
     cls = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-        jsonschema.Draft202012Validator, {"pattern": ecma_pattern}
+        jsonschema.Draft202012Validator, {"pattern": ecma_pattern, **BOUNDED_KEYWORDS}
     )
     return cls(schema, format_checker=format_checker())
 

@@ -6,7 +6,9 @@ objects. ``authentication`` and ``ping`` are answered here, before and after
 authentication alike; every other task goes to :meth:`MockService.handle` with
 ``transport="ws"``, so acks, polls and validation errors have exactly the REST
 shapes. One frame in gives at most three frames out, in this order: the
-authentication reply, the pongs, the service's reply.
+authentication reply, the pongs, the service's reply; a frame of more tasks than
+``max_tasks_per_request`` (pings and the authentication's followers included) gets
+one ``tooManyTasks`` error frame, as over REST.
 
 A ``Channel`` runs on a thread of its own and talks to a ``Socket``, one thin
 adapter per server: under ``ltxmock serve`` and the test kit (ASGI) a bridge to
@@ -37,6 +39,7 @@ from .errors import (
     internal_server_error,
     payload_too_large,
 )
+from .limits import too_many_tasks
 from .reply import Reply
 from .request import ApiRequest
 from .service import PING, MockService, pong
@@ -197,6 +200,12 @@ class Channel:
         if body is None:
             return
         tasks: list[Any] = [body] if isinstance(body, dict) else body
+        # The task cap holds for pings and unauthenticated frames too: each ping is
+        # answered here, before the service would count it, with a pong of its own.
+        too_many = too_many_tasks(tasks, self.hub.config.max_tasks_per_request)
+        if too_many is not None:
+            self._refuse(tasks, too_many)
+            return
         auth = [t for t in tasks if _task_type(t) == AUTHENTICATION]
         pings = [t for t in tasks if _task_type(t) == PING]
         rest = [t for t in tasks if _task_type(t) not in (AUTHENTICATION, PING)]

@@ -156,7 +156,7 @@ class AsgiMock:
                 message = await receive()
                 if message["type"] == "websocket.receive":
                     text = message.get("text")
-                    sock.deliver(text if text is not None else message.get("bytes") or b"")
+                    await sock.deliver(text if text is not None else message.get("bytes") or b"")
                 elif message["type"] == "websocket.disconnect":
                     break
         finally:

@@ -16,6 +16,11 @@ Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
 
 _CLOSED = object()  # the inbox's end-of-stream mark
+# Messages read but not yet handled, per socket. When the inbox is full the loop stops
+# reading this socket, so TCP pushes back on a peer that sends faster than its frames
+# are handled (a flood of pings was read into memory without bound).
+INBOX_MESSAGES = 16
+ROOM_WAIT = 0.005  # seconds between looks for room in a full inbox
 
 
 class LoopSocket:
@@ -28,17 +33,29 @@ class LoopSocket:
         self._loop = loop
         self._send = send
         self._send_timeout = send_timeout if send_timeout > 0 else None
-        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._inbox: queue.Queue[Any] = queue.Queue(maxsize=INBOX_MESSAGES)
         self._open = True
+        self._peer_gone = False
         self._ended = False  # the reader saw the end of the inbox
 
     # Called on the loop.
-    def deliver(self, message: str | bytes) -> None:
-        self._inbox.put(message)
+    async def deliver(self, message: str | bytes) -> None:
+        """Queue ``message`` for the channel; while the inbox is full, wait (and read
+        nothing more from this socket)."""
+        while True:
+            try:
+                self._inbox.put_nowait(message)
+                return
+            except queue.Full:
+                if not self._open:
+                    return  # the channel closed the socket: no one will read it
+                await asyncio.sleep(ROOM_WAIT)
 
     def disconnected(self) -> None:
         self._open = False
-        self._inbox.put(_CLOSED)
+        self._peer_gone = True
+        with contextlib.suppress(queue.Full):  # then receive() sees _peer_gone
+            self._inbox.put_nowait(_CLOSED)
 
     # Called on the channel's thread.
     @property
@@ -56,6 +73,9 @@ class LoopSocket:
         try:
             message = self._inbox.get(timeout=timeout)
         except queue.Empty:
+            if self._peer_gone:
+                self._ended = True
+                raise SocketClosedError("the peer closed the socket") from None
             return None
         if message is _CLOSED:
             self._ended = True

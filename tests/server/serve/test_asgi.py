@@ -23,7 +23,7 @@ from support.server import API_KEY, asgi_request, get_response, video_task
 from ltxmock.server import MockConfig, create_app
 from ltxmock.server.core.channel import SocketClosedError
 from ltxmock.server.serve.asgi import AsgiMock
-from ltxmock.server.serve.loop_socket import LoopSocket
+from ltxmock.server.serve.loop_socket import INBOX_MESSAGES, LoopSocket
 
 
 def mock(tmp_path: Path, **options: Any) -> AsgiMock:
@@ -140,15 +140,41 @@ def test_a_loop_socket_hands_messages_over_then_reports_the_close() -> None:
     async def send(_: Any) -> None:
         return None
 
-    sock = LoopSocket(asyncio.new_event_loop(), send, send_timeout=1)
+    loop = asyncio.new_event_loop()
+    sock = LoopSocket(loop, send, send_timeout=1)
     assert sock.receive(timeout=0.01) is None
-    sock.deliver("[1]")
-    sock.deliver(b"[2]")
+    loop.run_until_complete(sock.deliver("[1]"))
+    loop.run_until_complete(sock.deliver(b"[2]"))
     assert [sock.receive(timeout=1), sock.receive(timeout=1)] == ["[1]", b"[2]"]
     sock.disconnected()
     for _ in range(2):  # and it stays closed
         with pytest.raises(SocketClosedError):
             sock.receive(timeout=1)
+
+
+def test_a_full_loop_socket_inbox_makes_the_reader_of_the_socket_wait() -> None:
+    """Bounded: past INBOX_MESSAGES unhandled frames the loop stops reading this socket
+    (TCP then pushes back on the peer) until the channel takes one."""
+
+    async def send(_: Any) -> None:
+        return None
+
+    async def flood(sock: LoopSocket) -> bool:
+        for i in range(INBOX_MESSAGES):
+            await sock.deliver(f"[{i}]")
+        one_more = asyncio.ensure_future(sock.deliver("[last]"))
+        await asyncio.sleep(0.05)
+        waited = not one_more.done()
+        await asyncio.to_thread(sock.receive, 1)  # the channel takes one: room again
+        await asyncio.wait_for(one_more, 5)
+        return waited
+
+    loop = asyncio.new_event_loop()
+    sock = LoopSocket(loop, send, send_timeout=1)
+    assert loop.run_until_complete(flood(sock))
+    taken = [sock.receive(timeout=1) for _ in range(INBOX_MESSAGES)]
+    assert taken[-1] == "[last]"
+    loop.close()
 
 
 # -- the app's own routes ----------------------------------------------------------
