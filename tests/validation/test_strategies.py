@@ -570,12 +570,14 @@ def test_show(a, b, c, d, e):
 
 def test_failing_examples_print_as_the_json_they_are(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_printed=PRINTED)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    # schemathesis's pytest plugin (installed for tests/reliability) prints every
+    # argument of a failing example as empty: a user's suite without it is the case.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:schemathesis", "-q")
     result.assert_outcomes(failed=1)
     text = result.stdout.str()
     assert "Falsifying example" in text or "Failing test case" in text
     for call in ("functools.partial", "_assemble", "_label", "_with_auth", "_copy", "lambda"):
         assert call not in text, text
     result.stdout.fnmatch_lines(
-        ["*a=InvalidTask(task={'model': 'lightricks:2@1',*", "*d=InvalidRequest(body=*"]
+        ["*a=InvalidTask(task={'model': *", "*d=InvalidRequest(body=*"]
     )
