@@ -578,6 +578,4 @@ def test_failing_examples_print_as_the_json_they_are(pytester: pytest.Pytester) 
     assert "Falsifying example" in text or "Failing test case" in text
     for call in ("functools.partial", "_assemble", "_label", "_with_auth", "_copy", "lambda"):
         assert call not in text, text
-    result.stdout.fnmatch_lines(
-        ["*a=InvalidTask(task={'model': *", "*d=InvalidRequest(body=*"]
-    )
+    result.stdout.fnmatch_lines(["*a=InvalidTask(task={'model': *", "*d=InvalidRequest(body=*"])
