@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import time
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ltxmock import matchers
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from ltxmock.server.serve.threaded import ThreadedServer
 
 VIDEO_INFERENCE = "videoInference"
+INSUFFICIENT_CREDITS = "insufficientCredits"
 # MockConfig fields read on every request, so a running server can change them
 # between tests; any other field needs a server of its own (ServerPool).
 RUNTIME_SETTINGS = frozenset(
@@ -53,6 +55,8 @@ RUNTIME_SETTINGS = frozenset(
         "delivery_backoff",
         "delivery_backoff_cap",
         "clock",
+        # Not read per request: applied as the default balance (credits.set_balance).
+        "balance",
     }
 )
 # The kit's own defaults: tasks succeed at their latency and files are rendered
@@ -110,6 +114,7 @@ class MockServer:
         self.asgi = create_asgi_app(self.config)
         self.app: Flask = self.asgi.flask
         self._server: ThreadedServer | None = None
+        self._balance_configured = False
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> MockServer:
@@ -148,6 +153,11 @@ class MockServer:
                 f"{', '.join(sorted(RUNTIME_SETTINGS))}); start a MockServer with them"
             )
         self._apply(self.base_config.replace(**settings))
+        # The credit book keeps the balance it was built with; a balance for one
+        # test is its default account instead (as PUT /__ltxmock/credits sets).
+        if "balance" in settings or self._balance_configured:
+            self.service.credits.set_balance(self.config.balance)
+            self._balance_configured = "balance" in settings
 
     def _apply(self, config: MockConfig) -> None:
         # Every holder of the config reads these fields per request (RUNTIME_SETTINGS).
@@ -160,9 +170,11 @@ class MockServer:
         self.app.config["LTXMOCK"] = config
 
     def reset(self) -> None:
-        """Forget every task, fault rule, journal entry, file and delivery (the settings
-        stay: ``configure()`` with no argument goes back to the starting ones)."""
+        """Forget every task, fault rule, script, balance, journal entry, file and
+        delivery (the settings stay: ``configure()`` with no argument goes back to the
+        starting ones)."""
         self.service.reset()
+        self._balance_configured = False
 
     # -- where it is -----------------------------------------------------------
     @property
@@ -195,13 +207,63 @@ class MockServer:
         return self.asgi.service
 
     # -- faults ------------------------------------------------------------------
-    def respond_with(self, status: int, *, times: int | None = 1, code: str | None = None) -> Fault:
-        """The next ``times`` requests are answered ``status`` (402, 429, 503, ...)."""
-        return self.service.faults.respond_with(status, times=times, code=code)
+    def respond_with(
+        self,
+        status: int,
+        *,
+        times: int | None = 1,
+        code: str | None = None,
+        retry_after: int | None = None,
+    ) -> Fault:
+        """The next ``times`` requests are answered ``status`` (402, 429, 503, ...),
+        with a ``Retry-After: retry_after`` header if given."""
+        from ltxmock.server import Fault
+
+        return self.service.faults.add(
+            Fault.http(status, code=code, times=times, retry_after=retry_after)
+        )
+
+    def add_fault(self, rule: Mapping[str, Any]) -> Fault:
+        """A fault rule in the admin API's JSON (``POST /__ltxmock/faults``, see
+        docs/faults.md): ``{"status": 429, "retryAfter": 2, "times": 2}``,
+        ``{"task": "providerError", "match": {"duration": 10}}``, ``{"transport":
+        "reset", "nth": 2}``. A malformed rule: ``ValueError``."""
+        from ltxmock.server import Fault
+
+        return self.service.faults.add(Fault.from_json(rule))
 
     def fail_tasks(self, code: str = "timeoutProvider", *, times: int | None = 1) -> Fault:
         """The next ``times`` submitted tasks end in an error item with ``code``."""
         return self.service.faults.fail_tasks(code, times=times)
+
+    def script(self, task_uuid: str, outcomes: Sequence[str]) -> None:
+        """Script the polls of ``task_uuid``: each ``getResponse`` answers the next
+        outcome (``"processing"``, ``"success"`` or a Runware error code such as
+        ``"timeoutProvider"``), the last one repeating. May precede the submit;
+        replaces an earlier script of the task. A bad outcome: ``ValueError``."""
+        self.service.scripts.set(task_uuid, list(outcomes))
+
+    @property
+    def scripts(self) -> list[dict[str, Any]]:
+        """The scripts set (``taskUUID``, ``outcomes``, ``next``: the position reached)."""
+        return self.service.scripts.all()
+
+    # -- credits -------------------------------------------------------------------
+    def balance(self, api_key: str | None = None) -> float | None:
+        """USD left to ``api_key``; with no key, the balance new keys start with.
+        None: unlimited (no balance set)."""
+        if api_key is None:
+            return self.service.credits.default()
+        return self.service.credits.account(api_key).balance
+
+    def spent(self, api_key: str) -> float:
+        """USD ``api_key`` has spent on accepted tasks."""
+        return self.service.credits.account(api_key).spent
+
+    def set_balance(self, usd: float | None, api_key: str | None = None) -> None:
+        """Set ``api_key``'s balance, or with no key the one every key that has not
+        spent yet starts with; None: unlimited. A negative amount: ``ValueError``."""
+        self.service.credits.set_balance(None if usd is None else float(usd), api_key)
 
     # -- the journal ---------------------------------------------------------------
     @property
@@ -224,13 +286,49 @@ class MockServer:
         """The deliveries that are ``uploadEndpoint`` PUTs, whatever their state."""
         return [d for d in self.deliveries if d.get("kind") == "upload"]
 
+    def wait_for_deliveries(
+        self,
+        count: int = 1,
+        *,
+        kind: str | None = None,
+        state: str | None = None,
+        task_uuid: str | None = None,
+        timeout: float = 10.0,
+    ) -> list[dict[str, Any]]:
+        """Wait until at least ``count`` deliveries match (``kind``: ``"webhook"`` or
+        ``"upload"``; ``state``: ``"captured"``, ``"delivered"``, ``"failed"``, ...;
+        ``task_uuid``) and return them; deliveries are made by a background thread,
+        after the task's latency (and render). ``MockAssertionError`` after
+        ``timeout`` seconds, listing the deliveries there are."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self.service.deliveries.to_json(task_uuid, kind=kind, state=state)
+            if len(rows) >= count:
+                return rows
+            if time.monotonic() >= deadline:
+                raise MockAssertionError(
+                    f"expected {count} deliveries (kind={kind}, state={state}, "
+                    f"task={task_uuid}) within {timeout} s, found {len(rows)}; all of them:\n"
+                    + _listing(
+                        [
+                            {k: d.get(k) for k in ("kind", "state", "task_uuid", "last_error")}
+                            for d in self.deliveries
+                        ]
+                    )
+                )
+            time.sleep(0.02)
+
     def submitted_tasks(self) -> list[dict[str, Any]]:
         """The videoInference tasks of every accepted (2xx) request, in order."""
         return [task for entry, task in _model_tasks(self.requests) if entry.status < 300]
 
     def rejected(self) -> list[JournalEntry]:
-        """Exchanges the mock refused on its own (4xx/5xx it was not told to inject)."""
-        return [e for e in self.requests if e.status >= 400 and e.fault is None]
+        """Exchanges the mock refused on its own (4xx/5xx it was not told to inject).
+        A 402 ``insufficientCredits`` is not one: only a balance set for the test
+        (``set_balance``, the ``balance`` setting) makes it."""
+        return [
+            e for e in self.requests if e.status >= 400 and e.fault is None and not _no_credit(e)
+        ]
 
     def assert_submitted(self, *, times: int | None = None, **fields: Any) -> list[dict[str, Any]]:
         """Assert that accepted tasks had ``fields`` (values or ``ltxmock.matchers``;
@@ -319,6 +417,16 @@ def _model_tasks(entries: Iterable[JournalEntry]) -> list[tuple[JournalEntry, di
         for task in entry.request
         if isinstance(task, dict) and task.get("taskType") == VIDEO_INFERENCE
     ]
+
+
+def _no_credit(entry: JournalEntry) -> bool:
+    errors = entry.response.get("errors") if isinstance(entry.response, dict) else None
+    return (
+        entry.status == 402
+        and isinstance(errors, list)
+        and bool(errors)
+        and all(isinstance(e, dict) and e.get("code") == INSUFFICIENT_CREDITS for e in errors)
+    )
 
 
 def _closest_sent(
