@@ -335,11 +335,16 @@ class Deliveries:
     def _deliver_and_release(self, delivery: DeliveryRow) -> None:
         try:
             self._deliver(delivery)
-        except Exception:
+        except Exception as exc:
             if self._stop.is_set():
                 return  # closing: the lease runs out and a later run resends it
             log.exception("delivery %s failed unexpectedly", delivery.id)
-            self._store.deliveries.release(delivery.id, self.owner)
+            # Counted as a failed attempt, so a bug retries with backoff and then
+            # gives up, rather than spinning on one delivery for ever.
+            try:
+                self._finish(delivery, None, f"internal error: {type(exc).__name__}")
+            except Exception:
+                self._store.deliveries.release(delivery.id, self.owner)
         finally:
             self._busy.release()
             self._wake.set()  # a settled upload may unblock its webhook
@@ -423,7 +428,6 @@ class Deliveries:
         if is_sink(delivery.url):
             self._capture(delivery, body, headers["Content-Type"])
             return
-        attempt = delivery.attempts + 1
         try:
             status, error = send(
                 method,
@@ -436,6 +440,12 @@ class Deliveries:
         except TargetRefusedError as refused:
             self._settle(delivery, FAILED, str(refused), self.config.clock())
             return
+        self._finish(delivery, status, error)
+
+    def _finish(self, delivery: DeliveryRow, status: int | None, error: str | None) -> None:
+        """Record one attempt: delivered, or pending again after a backoff, or failed
+        once the attempts are used up."""
+        attempt = delivery.attempts + 1
         now = self.config.clock()
         if status is not None and 200 <= status < 300:
             state, due = DELIVERED, None

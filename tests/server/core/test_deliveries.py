@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from support.server import LiveServer, MockClient, delivery_mock, video_task
 
+from ltxmock.server.core import deliveries
+
 
 @dataclass
 class Received:
@@ -184,6 +186,25 @@ def test_connection_errors_and_timeouts_are_retried(tmp_path: Path) -> None:
         client.submit(video_task(webhookURL=f"http://127.0.0.1:{port}/nobody-home"))
         wait_for(lambda: client.service.deliveries.all()[0].state == "failed")
         assert all(a.status is None and a.error for a in client.service.deliveries.log())
+    finally:
+        client.service.close()
+
+
+def test_a_bug_in_a_delivery_counts_as_failed_attempts_then_gives_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Not an OSError: the dispatcher used to release the delivery untouched and
+    # pick it up again at once, for ever.
+    def broken_send(*args: Any, **kwargs: Any) -> tuple[int | None, str | None]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(deliveries, "send", broken_send)
+    client = delivery_mock(tmp_path, delivery_max_attempts=3)
+    try:
+        client.submit(video_task(webhookURL="http://127.0.0.1:9/hook"))
+        wait_for(lambda: client.service.deliveries.all()[0].state == "failed")
+        log = client.service.deliveries.log()
+        assert [a.error for a in log] == ["internal error: RuntimeError"] * 3
     finally:
         client.service.close()
 
