@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from . import jsontext
@@ -172,7 +173,7 @@ def header_secrets(headers: Iterable[tuple[str, str]]) -> tuple[list[tuple[str, 
     pairs = list(headers)
     found: set[str] = set()
     for name, value in pairs:
-        if SECRET_HEADER.search(name):
+        if is_secret_header(name):
             for word in _CREDENTIAL_WORDS.split(value):
                 if word.lower() in SCHEMES:
                     continue
@@ -187,13 +188,23 @@ def safe_headers(pairs: list[tuple[str, str]], redaction: Redaction) -> list[lis
     """The ``[name, value]`` pairs to keep: credentials hidden, every text scrubbed
     of ``redaction.known`` and of ``apiKey`` members, bounded (``MAX_HEADERS``,
     ``MAX_HEADER_CHARS``)."""
-    shown = [
-        [
-            redaction.string(name),
-            _hide_credential(value) if SECRET_HEADER.search(name) else redaction.string(value),
+    first = pairs[:MAX_HEADERS]
+    texts = [name for name, _ in first] + [v for name, v in first if not is_secret_header(name)]
+    joined = "\n".join(texts)
+    if (  # the usual case, read in one go: redaction.string(text) == text for each
+        max(map(len, texts), default=0) <= MAX_STRING
+        and not _may_name_key(joined)
+        and not redaction.echoed(joined)
+    ):
+        shown = [[name, _hide_credential(v) if is_secret_header(name) else v] for name, v in first]
+    else:
+        shown = [
+            [
+                redaction.string(name),
+                _hide_credential(v) if is_secret_header(name) else redaction.string(v),
+            ]
+            for name, v in first
         ]
-        for name, value in pairs[:MAX_HEADERS]
-    ]
     size = sum(len(name) + len(value) for name, value in shown)
     if len(pairs) <= MAX_HEADERS and size <= MAX_HEADER_CHARS:
         return shown  # the usual case
@@ -207,6 +218,11 @@ def safe_headers(pairs: list[tuple[str, str]], redaction: Redaction) -> list[lis
     total = sum(len(name) + len(value) for name, value in pairs)
     note = f"{len(kept)} of {len(pairs)} headers kept, {total} characters in all"
     return [*kept, [CUT, note[:MARKER_ROOM]]]
+
+
+@lru_cache(maxsize=512)  # clients send the same few names every time
+def is_secret_header(name: str) -> bool:
+    return SECRET_HEADER.search(name) is not None
 
 
 def _hide_credential(value: str) -> str:
