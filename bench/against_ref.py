@@ -92,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for kind in ("submit", "poll"):
         mine, ref = rates[("this tree", kind)], rates[(opts.ref, kind)]
         ratio = median(a / b for a, b in zip(mine, ref, strict=True))
-        print(f"{kind:<22} {median(mine):>16.0f} {median(ref):>14.0f} {ratio:>7.3f}")
+        rounds = " ".join(f"{a / b:.2f}" for a, b in zip(mine, ref, strict=True))
+        print(f"{kind:<22} {median(mine):>16.0f} {median(ref):>14.0f} {ratio:>7.3f}   ({rounds})")
     print(f"({opts.rounds} rounds of {opts.duration:g} s; medians; ratio = this tree / {opts.ref})")
     return 0
 

@@ -79,13 +79,16 @@ class Journal:
     ) -> None:
         """``headers``: the request's (for a WebSocket frame, its upgrade request's);
         ``api_key``: the key the exchange was made with, kept out of all of it."""
-        pairs, secrets = header_secrets(headers)
+        pairs = tuple(headers)
+        headers_json, from_headers = prepared_headers(pairs) if pairs else ("[]", frozenset())
+        secrets = set(from_headers)
         if api_key is not None:
             _remember(api_key, secrets)
         hidden = Redaction(secrets)  # the request's key values: kept out of the rest too
         request_json = _safe_json(request, hidden)
         known = secrets | hidden.found
-        headers_json = jsontext.dumps(safe_headers(pairs, Redaction(known))) if pairs else "[]"
+        if Redaction(known - from_headers).echoed(headers_json):  # a key from elsewhere
+            headers_json = jsontext.dumps(safe_headers(list(pairs), Redaction(known)))
         response_json = _safe_json(response, Redaction(known, texts=False))
         self._table.append(
             at=at,
@@ -178,8 +181,8 @@ def header_secrets(headers: Iterable[tuple[str, str]]) -> tuple[list[tuple[str, 
                 if word.lower() in SCHEMES:
                     continue
                 _remember(word, found, limit=MAX_HEADER_SECRETS)
-                # And its pieces: "sk-<key>" may be echoed as "<key>".
-                for piece in _PIECES.split(word):
+                pieces = _PIECES.split(word)  # "sk-<key>" may be echoed as "<key>"
+                for piece in pieces if len(pieces) > 1 else ():
                     _remember(piece, found, limit=MAX_HEADER_SECRETS)
     return pairs, found
 
@@ -189,15 +192,23 @@ def safe_headers(pairs: list[tuple[str, str]], redaction: Redaction) -> list[lis
     of ``redaction.known`` and of ``apiKey`` members, bounded (``MAX_HEADERS``,
     ``MAX_HEADER_CHARS``)."""
     first = pairs[:MAX_HEADERS]
-    texts = [name for name, _ in first] + [v for name, v in first if not is_secret_header(name)]
+    shown: list[list[str]] = []
+    texts: list[str] = []  # what the redaction reads: names, and values not hidden whole
+    size = 0
+    for name, value in first:
+        if is_secret_header(name):
+            value = _hide_credential(value)
+        else:
+            texts.append(value)
+        texts.append(name)
+        shown.append([name, value])
+        size += len(name) + len(value)
     joined = "\n".join(texts)
-    if (  # the usual case, read in one go: redaction.string(text) == text for each
-        max(map(len, texts), default=0) <= MAX_STRING
-        and not _may_name_key(joined)
-        and not redaction.echoed(joined)
+    if (  # unless all of them read as they are (the usual case, checked in one go)
+        max(map(len, texts), default=0) > MAX_STRING
+        or _may_name_key(joined)
+        or redaction.echoed(joined)
     ):
-        shown = [[name, _hide_credential(v) if is_secret_header(name) else v] for name, v in first]
-    else:
         shown = [
             [
                 redaction.string(name),
@@ -205,7 +216,7 @@ def safe_headers(pairs: list[tuple[str, str]], redaction: Redaction) -> list[lis
             ]
             for name, v in first
         ]
-    size = sum(len(name) + len(value) for name, value in shown)
+        size = sum(len(name) + len(value) for name, value in shown)
     if len(pairs) <= MAX_HEADERS and size <= MAX_HEADER_CHARS:
         return shown  # the usual case
     kept: list[list[str]] = []
@@ -218,6 +229,15 @@ def safe_headers(pairs: list[tuple[str, str]], redaction: Redaction) -> list[lis
     total = sum(len(name) + len(value) for name, value in pairs)
     note = f"{len(kept)} of {len(pairs)} headers kept, {total} characters in all"
     return [*kept, [CUT, note[:MARKER_ROOM]]]
+
+
+@lru_cache(maxsize=64)
+def prepared_headers(headers: tuple[tuple[str, str], ...]) -> tuple[str, frozenset[str]]:
+    """The JSON text to keep of ``headers`` (scrubbed of their own credentials), and
+    those credentials. Cached: a WebSocket sends the same upgrade headers with every
+    frame, a client the same headers with every poll."""
+    pairs, secrets = header_secrets(headers)
+    return jsontext.dumps(safe_headers(pairs, Redaction(secrets))), frozenset(secrets)
 
 
 @lru_cache(maxsize=512)  # clients send the same few names every time
@@ -312,6 +332,8 @@ def _remember(secret: str, found: set[str] | None, *, limit: int = MAX_ECHOES) -
     if found is None or len(secret) < ECHO_PREFIX or len(found) >= limit:
         return
     found.add(secret)
+    if secret.isascii() and secret.isprintable() and '"' not in secret and "\\" not in secret:
+        return  # JSON quotes it as it is
     quoted = jsontext.dumps(secret)[1:-1]  # as a message that quotes it in JSON shows it
     if quoted != secret:
         found.add(quoted)
