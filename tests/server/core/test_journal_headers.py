@@ -278,3 +278,26 @@ def test_a_data_dir_keeps_the_headers_over_a_restart(tmp_path: Path) -> None:
         assert ["x-trace", "t-2"] in entry.headers
     finally:
         service.close()
+
+
+def test_a_key_known_only_from_the_body_or_session_is_kept_out_of_cached_headers() -> None:
+    # The same headers twice: the second entry reuses what was prepared for the first,
+    # and must still lose keys that only this exchange's body or session names.
+    body_key, session_key = "body-key-0123456789", "session-key-9876543210"
+    headers = (("user-agent", f"app {body_key}"), ("x-client", f"s={session_key}"))
+    store = SqliteStore()
+    try:
+        journal = Journal(store.journal)
+        for request, api_key in (([], None), ([{"apiKey": body_key}], session_key)):
+            journal.record(
+                at=0.0, transport="ws", path="/v1", status=200, request=request, response={},
+                headers=headers, api_key=api_key,
+            )  # fmt: skip
+        first, second = journal.entries()
+    finally:
+        store.close()
+    assert first.headers == [list(pair) for pair in headers]  # no key known: kept as sent
+    text = json.dumps(second.to_dict())
+    assert body_key not in text
+    assert session_key not in text
+    assert ["x-client", f"s={REDACTED}"] in second.headers
