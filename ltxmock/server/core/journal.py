@@ -80,7 +80,7 @@ class Journal:
         """``headers``: the request's (for a WebSocket frame, its upgrade request's);
         ``api_key``: the key the exchange was made with, kept out of all of it."""
         pairs = tuple(headers)
-        headers_json, from_headers = prepared_headers(pairs) if pairs else ("[]", frozenset())
+        headers_json, from_headers = prepared(pairs) if pairs else ("[]", frozenset())
         secrets = set(from_headers)
         if api_key is not None:
             _remember(api_key, secrets)
@@ -229,6 +229,18 @@ def safe_headers(pairs: list[tuple[str, str]], redaction: Redaction) -> list[lis
     total = sum(len(name) + len(value) for name, value in pairs)
     note = f"{len(kept)} of {len(pairs)} headers kept, {total} characters in all"
     return [*kept, [CUT, note[:MARKER_ROOM]]]
+
+
+def prepared(headers: tuple[tuple[str, str], ...]) -> tuple[str, frozenset[str]]:
+    """``prepared_headers``, with a content length read as a placeholder of its size
+    (clients send the same headers but for it), put back into the text."""
+    length = next((v for name, v in headers if name == "content-length"), None)
+    if length is None or not (length.isascii() and length.isdigit() and len(length) <= 20):
+        return prepared_headers(headers)
+    placeholder = "\x00" * len(length)  # in no header value (HTTP forbids NUL)
+    keyed = tuple((n, placeholder if n == "content-length" else v) for n, v in headers)
+    text, secrets = prepared_headers(keyed)
+    return text.replace(jsontext.dumps(placeholder), f'"{length}"'), secrets
 
 
 @lru_cache(maxsize=64)

@@ -301,3 +301,23 @@ def test_a_key_known_only_from_the_body_or_session_is_kept_out_of_cached_headers
     assert body_key not in text
     assert session_key not in text
     assert ["x-client", f"s={REDACTED}"] in second.headers
+
+
+def test_each_entry_shows_its_own_content_length() -> None:
+    # Prepared headers are shared by requests that differ only in their length.
+    store = SqliteStore()
+    try:
+        journal = Journal(store.journal)
+        for length in ("120", "121", "9", "x1"):
+            sent = (("content-length", length), ("authorization", f"Bearer {API_KEY}"))
+            journal.record(
+                at=0.0, transport="rest", path="/v1", status=200, request=[], response={},
+                headers=sent,
+            )  # fmt: skip
+        shown = [entry.headers for entry in journal.entries()]
+    finally:
+        store.close()
+    assert shown == [
+        [["content-length", length], ["authorization", f"Bearer {REDACTED}"]]
+        for length in ("120", "121", "9", "x1")
+    ]
