@@ -106,9 +106,17 @@ class WebSocketHub:
         with self._lock:
             return len(self._open)
 
-    def serve(self, sock: Socket, *, base_url: str, path: str) -> None:
-        """Serve one connection until it ends (on the calling thread)."""
-        channel = Channel(self, sock, base_url=base_url, path=path)
+    def serve(
+        self,
+        sock: Socket,
+        *,
+        base_url: str,
+        path: str,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        """Serve one connection until it ends (on the calling thread). ``headers``:
+        the upgrade request's, names in lower case (journaled with each frame)."""
+        channel = Channel(self, sock, base_url=base_url, path=path, headers=headers)
         with self._lock:
             self._open.add(channel)
         try:
@@ -121,11 +129,20 @@ class WebSocketHub:
 class Channel:
     """One WebSocket connection: its authentication, its session, its send lock."""
 
-    def __init__(self, hub: WebSocketHub, sock: Socket, *, base_url: str, path: str) -> None:
+    def __init__(
+        self,
+        hub: WebSocketHub,
+        sock: Socket,
+        *,
+        base_url: str,
+        path: str,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.hub = hub
         self.sock = sock
         self.base_url = base_url
         self.path = path
+        self.headers = headers
         self.api_key: str | None = None
         self.session: Session | None = None
         self.alive = True
@@ -241,7 +258,9 @@ class Channel:
         """Answer what the protocol never ran, and journal it as REST does."""
         if isinstance(request_body, bytes):
             request_body = request_body[:JOURNAL_TEXT_LIMIT].decode("utf-8", errors="replace")
-        request = ApiRequest(request_body, transport="ws", path=self.path, refusal=error)
+        request = ApiRequest(
+            request_body, transport="ws", path=self.path, refusal=error, headers=self.headers
+        )
         self.reply(self.hub.service.handle(request).payload)
 
     def _authenticate(self, task: JsonObject) -> None:
@@ -273,7 +292,12 @@ class Channel:
             self._refuse(body, ApiError(401, [_authenticate_first(t) for t in body]))
             return
         request = ApiRequest(
-            body, api_key=self.api_key, transport="ws", base_url=self.base_url, path=self.path
+            body,
+            api_key=self.api_key,
+            transport="ws",
+            base_url=self.base_url,
+            path=self.path,
+            headers=self.headers,
         )
         self.reply(self.hub.service.handle(request).payload)
 

@@ -1,17 +1,20 @@
 """The request journal: every exchange with the mock, for users' tests to assert on.
 
 Entries live in the store (shared by all workers) and are bounded to the
-newest ``MockConfig.journal_limit``. API keys never reach it: headers are not
-recorded, and ``apiKey`` values are redacted in any body, parsed or not (a
-refused body is kept as its raw text: ``redact_text`` finds keys in it however
-the text spells them). Very long strings (base64 images) are shortened so the
-journal stays small.
+newest ``MockConfig.journal_limit``. API keys never reach it: ``apiKey`` values
+are redacted in any body, parsed or not (a refused body is kept as its raw
+text: ``redact_text`` finds keys in it however the text spells them), and the
+values of credential headers (``Authorization``, ``Cookie``, ``X-Api-Key``, ...:
+``SECRET_HEADER``) in the request headers, whose texts are then scrubbed from
+everything else kept of the exchange. Very long strings (base64 images) are
+shortened so the journal stays small.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from . import jsontext
@@ -32,6 +35,25 @@ UNREAD = "[redacted: may hold a key]"
 # first items, or its first characters) and says what was left out. With the
 # journal's entry limit, this bounds its size.
 MAX_KEPT = 64 * 1024
+# Request headers kept per entry: at most this many pairs and characters (names
+# and values, the cut marker included); past either, a last ``[CUT, ...]`` pair
+# says what was left out. Its name is no header name (brackets are not allowed in
+# one), so it cannot be taken for a header that came.
+MAX_HEADERS = 64
+MAX_HEADER_CHARS = 8 * 1024
+CUT = "[cut]"
+MARKER_ROOM = 96  # characters kept free for the marker's value
+MAX_HEADER_SECRETS = 256  # credential texts remembered per exchange (see MAX_ECHOES)
+# Headers whose value is a credential: hidden whole, but for an authentication
+# scheme it starts with (``Bearer [redacted]``). Matched in the name, any case.
+SECRET_HEADER = re.compile(r"auth|key|token|secret|passw|cookie|credential|signature", re.I)
+SCHEMES = frozenset(
+    {"basic", "bearer", "digest", "negotiate", "ntlm", "token", "apikey", "api-key", "key",
+     "hoba", "mutual", "dpop", "gnap", "vapid", "aws4-hmac-sha256", "scram-sha-1",
+     "scram-sha-256", "privatetoken", "concealed"}
+)  # fmt: skip
+_CREDENTIAL_WORDS = re.compile(r"[\s,;=\"']+")
+_PIECES = re.compile(r"[-_.:/+~]+")
 
 
 class Journal:
@@ -52,10 +74,22 @@ class Journal:
         response: Any,
         fault: str | None = None,
         method: str = "POST",
+        headers: Iterable[tuple[str, str]] = (),
+        api_key: str | None = None,
     ) -> None:
-        hidden = Redaction()  # the request's key values: kept out of the response too
+        """``headers``: the request's (for a WebSocket frame, its upgrade request's);
+        ``api_key``: the key the exchange was made with, kept out of all of it."""
+        pairs = tuple(headers)
+        headers_json, from_headers = prepared(pairs) if pairs else ("[]", frozenset())
+        secrets = set(from_headers)
+        if api_key is not None:
+            _remember(api_key, secrets)
+        hidden = Redaction(secrets)  # the request's key values: kept out of the rest too
         request_json = _safe_json(request, hidden)
-        response_json = _safe_json(response, Redaction(hidden.found, texts=False))
+        known = secrets | hidden.found
+        if Redaction(known - from_headers).echoed(headers_json):  # a key from elsewhere
+            headers_json = jsontext.dumps(safe_headers(list(pairs), Redaction(known)))
+        response_json = _safe_json(response, Redaction(known, texts=False))
         self._table.append(
             at=at,
             transport=transport,
@@ -65,6 +99,7 @@ class Journal:
             fault=fault,
             request_json=request_json,
             response_json=response_json,
+            headers_json=headers_json,
             keep=self.limit,
         )
 
@@ -131,6 +166,101 @@ def excerpt(value: Any, text: str) -> Any:
         return [*kept, {"ltxmockJournal": note}]
     start = value if isinstance(value, str) else text  # a raw body, or any other JSON
     return f"{start[:MAX_KEPT]}...[{len(start)} characters in all]"
+
+
+# -- request headers ---------------------------------------------------------------
+def header_secrets(headers: Iterable[tuple[str, str]]) -> tuple[list[tuple[str, str]], set[str]]:
+    """The headers as a list, and the texts of their credentials (to scrub elsewhere):
+    each word of a credential header's value but its scheme (a cookie's names and
+    values, a token), and each piece of a word (``sk-<key>``: ``<key>``)."""
+    pairs = list(headers)
+    found: set[str] = set()
+    for name, value in pairs:
+        if is_secret_header(name):
+            for word in _CREDENTIAL_WORDS.split(value):
+                if word.lower() in SCHEMES:
+                    continue
+                _remember(word, found, limit=MAX_HEADER_SECRETS)
+                pieces = _PIECES.split(word)  # "sk-<key>" may be echoed as "<key>"
+                for piece in pieces if len(pieces) > 1 else ():
+                    _remember(piece, found, limit=MAX_HEADER_SECRETS)
+    return pairs, found
+
+
+def safe_headers(pairs: list[tuple[str, str]], redaction: Redaction) -> list[list[str]]:
+    """The ``[name, value]`` pairs to keep: credentials hidden, every text scrubbed
+    of ``redaction.known`` and of ``apiKey`` members, bounded (``MAX_HEADERS``,
+    ``MAX_HEADER_CHARS``)."""
+    first = pairs[:MAX_HEADERS]
+    shown: list[list[str]] = []
+    texts: list[str] = []  # what the redaction reads: names, and values not hidden whole
+    size = 0
+    for name, value in first:
+        if is_secret_header(name):
+            value = _hide_credential(value)
+        else:
+            texts.append(value)
+        texts.append(name)
+        shown.append([name, value])
+        size += len(name) + len(value)
+    joined = "\n".join(texts)
+    if (  # unless all of them read as they are (the usual case, checked in one go)
+        max(map(len, texts), default=0) > MAX_STRING
+        or _may_name_key(joined)
+        or redaction.echoed(joined)
+    ):
+        shown = [
+            [
+                redaction.string(name),
+                _hide_credential(v) if is_secret_header(name) else redaction.string(v),
+            ]
+            for name, v in first
+        ]
+        size = sum(len(name) + len(value) for name, value in shown)
+    if len(pairs) <= MAX_HEADERS and size <= MAX_HEADER_CHARS:
+        return shown  # the usual case
+    kept: list[list[str]] = []
+    size = 0
+    for name, value in shown[: MAX_HEADERS - 1]:
+        size += len(name) + len(value)
+        if size > MAX_HEADER_CHARS - len(CUT) - MARKER_ROOM:
+            break
+        kept.append([name, value])
+    total = sum(len(name) + len(value) for name, value in pairs)
+    note = f"{len(kept)} of {len(pairs)} headers kept, {total} characters in all"
+    return [*kept, [CUT, note[:MARKER_ROOM]]]
+
+
+def prepared(headers: tuple[tuple[str, str], ...]) -> tuple[str, frozenset[str]]:
+    """``prepared_headers``, with a content length read as a placeholder of its size
+    (clients send the same headers but for it), put back into the text."""
+    length = next((v for name, v in headers if name == "content-length"), None)
+    if length is None or not (length.isascii() and length.isdigit() and len(length) <= 20):
+        return prepared_headers(headers)
+    placeholder = "\x00" * len(length)  # in no header value (HTTP forbids NUL)
+    keyed = tuple((n, placeholder if n == "content-length" else v) for n, v in headers)
+    text, secrets = prepared_headers(keyed)
+    return text.replace(jsontext.dumps(placeholder), f'"{length}"'), secrets
+
+
+@lru_cache(maxsize=64)
+def prepared_headers(headers: tuple[tuple[str, str], ...]) -> tuple[str, frozenset[str]]:
+    """The JSON text to keep of ``headers`` (scrubbed of their own credentials), and
+    those credentials. Cached: a WebSocket sends the same upgrade headers with every
+    frame, a client the same headers with every poll."""
+    pairs, secrets = header_secrets(headers)
+    return jsontext.dumps(safe_headers(pairs, Redaction(secrets))), frozenset(secrets)
+
+
+@lru_cache(maxsize=512)  # clients send the same few names every time
+def is_secret_header(name: str) -> bool:
+    return SECRET_HEADER.search(name) is not None
+
+
+def _hide_credential(value: str) -> str:
+    """``Bearer [redacted]`` for ``Bearer <token>``; else the whole value hidden."""
+    scheme, space, _ = value.strip().partition(" ")
+    return f"{scheme} {REDACTED}" if space and scheme.lower() in SCHEMES else REDACTED
 
 
 def redact(value: Any) -> Any:
@@ -210,10 +340,12 @@ class Redaction:
         _remember(value if isinstance(value, str) else jsontext.dumps(value), self.found)
 
 
-def _remember(secret: str, found: set[str] | None) -> None:
-    if found is None or len(secret) < ECHO_PREFIX or len(found) >= MAX_ECHOES:
+def _remember(secret: str, found: set[str] | None, *, limit: int = MAX_ECHOES) -> None:
+    if found is None or len(secret) < ECHO_PREFIX or len(found) >= limit:
         return
     found.add(secret)
+    if secret.isascii() and secret.isprintable() and '"' not in secret and "\\" not in secret:
+        return  # JSON quotes it as it is
     quoted = jsontext.dumps(secret)[1:-1]  # as a message that quotes it in JSON shows it
     if quoted != secret:
         found.add(quoted)

@@ -142,8 +142,10 @@ class JournalTable(Protocol):
         request_json: str,
         response_json: str,
         keep: int,
+        headers_json: str = "[]",
     ) -> None:
-        """Record one exchange, keeping about the newest ``keep``."""
+        """Record one exchange, keeping about the newest ``keep``. ``headers_json``:
+        the request's headers as ``[[name, value], ...]`` (already redacted)."""
         ...
 
     def entries(self, *, keep: int, since: int = 0, limit: int | None = None) -> list[JournalEntry]:

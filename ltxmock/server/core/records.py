@@ -8,7 +8,7 @@ adapters (``store``) that persist them.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -133,6 +133,9 @@ class JournalEntry:
     response: Any
     fault: str | None = None  # the injected fault that shaped the answer, if any
     id: int | None = None
+    # The request's [name, value] pairs (a WebSocket frame: its upgrade request's),
+    # names in lower case, credentials redacted, bounded (``core.journal``).
+    headers: list[list[str]] = field(default_factory=list)
 
     @property
     def task_types(self) -> list[str]:
@@ -158,6 +161,7 @@ class JournalEntry:
             "fault": self.fault,
             "request": self.request,
             "response": self.response,
+            "headers": self.headers,
         }
 
 

@@ -27,7 +27,9 @@ class ApiRequest:
     lets a leading authentication element supply it. ``base_url`` prefixes
     videoURLs unless ``public_base_url`` is configured. ``fault`` (from a
     request header) replaces the stored fault rules for this request. ``now``
-    overrides the service clock (tests).
+    overrides the service clock (tests). ``headers``: the HTTP request's (for a
+    WebSocket frame, its upgrade request's), names in lower case, as received:
+    only the journal reads them, and redacts them.
     """
 
     body: Any
@@ -38,3 +40,4 @@ class ApiRequest:
     fault: Fault | None = None
     refusal: ApiError | None = None
     now: float | None = None
+    headers: tuple[tuple[str, str], ...] = ()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,6 +170,8 @@ class MockService:
         body: Any,
         reply: Reply,
         method: str = "POST",
+        headers: Iterable[tuple[str, str]] = (),
+        api_key: str | None = None,
     ) -> None:
         """Journal one exchange; a journal failure is logged, never turned into a reply."""
         try:
@@ -182,6 +184,8 @@ class MockService:
                 request=body,
                 response=reply.payload,
                 fault=reply.fault,
+                headers=headers,
+                api_key=api_key,
             )
         except Exception:
             log.exception("could not write the request journal")
@@ -274,6 +278,8 @@ class MockService:
             path=request.path,
             body=request.body,
             reply=exchange.answer,
+            headers=request.headers,
+            api_key=request.api_key,
         )
 
     def _write_failed(self, exchange: _Exchange, exc: Exception) -> None:

@@ -113,4 +113,5 @@ def _journal(reply: Reply) -> None:
         path=request.path,
         body=None,
         reply=reply,
+        headers=[(name.lower(), value) for name, value in request.headers.items()],
     )

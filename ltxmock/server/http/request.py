@@ -42,6 +42,7 @@ def parse_request(
     ``limit + 1`` bytes (enough to tell that it is too large); empty when the
     declared length alone is over the limit. ``base_url``: ``host_url(...)``.
     """
+    pairs = tuple(headers.items())
     try:
         declared = headers.get("content-length", "")
         if (declared.isdigit() and int(declared) > limit) or len(body) > limit:
@@ -53,7 +54,7 @@ def parse_request(
         fault = _fault_header(headers.get(FAULT_HEADER_KEY))
     except ApiError as error:
         text = body.decode("utf-8", errors="replace")
-        return ApiRequest(text, transport="rest", path=path, refusal=error)
+        return ApiRequest(text, transport="rest", path=path, refusal=error, headers=pairs)
     return ApiRequest(
         parsed,
         api_key=bearer_token(headers.get("authorization")),
@@ -61,6 +62,7 @@ def parse_request(
         base_url=base_url,
         path=path,
         fault=fault,
+        headers=pairs,
     )
 
 

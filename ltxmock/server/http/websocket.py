@@ -42,7 +42,12 @@ def register_websocket(app: Flask, hub: WebSocketHub) -> None:
 
     def websocket_api(ws: Server) -> None:
         adapter = SimpleSocket(ws, send_timeout=hub.config.ws_send_timeout)
-        hub.serve(adapter, base_url=request.host_url.rstrip("/"), path=request.path)
+        hub.serve(
+            adapter,
+            base_url=request.host_url.rstrip("/"),
+            path=request.path,
+            headers=tuple((name.lower(), value) for name, value in request.headers.items()),
+        )
 
     for path in WS_PATHS:
         # Two rules, not strict_slashes=False: a WebSocket client cannot follow

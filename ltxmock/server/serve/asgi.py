@@ -144,10 +144,15 @@ class AsgiMock:
         await send({"type": "websocket.accept"})
         loop = asyncio.get_running_loop()
         sock = LoopSocket(loop, send, send_timeout=self.config.ws_send_timeout)
+        headers = _headers(scope)
         threading.Thread(
             target=self.hub.serve,
             args=(sock,),
-            kwargs={"base_url": _base_url(scope, _headers(scope)), "path": scope["path"]},
+            kwargs={
+                "base_url": _base_url(scope, headers),
+                "path": scope["path"],
+                "headers": tuple(headers.items()),
+            },
             name="ltxmock-ws",
             daemon=True,
         ).start()

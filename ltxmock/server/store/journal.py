@@ -37,15 +37,16 @@ class JournalTable:
         request_json: str,
         response_json: str,
         keep: int,
+        headers_json: str = "[]",
     ) -> None:
         """Record one exchange; now and then drop all but the newest ``keep`` of the shard."""
         with self._engine.write() as conn:
             shard = self._engine.own_shard()
             conn.execute(
                 "INSERT INTO journal VALUES (MAX(?, COALESCE((SELECT MAX(id) FROM journal), 0) "
-                f"/ {SHARD_LIMIT} + 1) * {SHARD_LIMIT} + ?, ?,?,?,?,?,?,?,?)",
+                f"/ {SHARD_LIMIT} + 1) * {SHARD_LIMIT} + ?, ?,?,?,?,?,?,?,?,?)",
                 (time.time_ns() // 1_000_000, shard.index, at, transport, method, path, status,
-                 fault, request_json, response_json),
+                 fault, request_json, response_json, headers_json),
             )  # fmt: skip
             self._inserts += 1
             # Trimming every time would rewrite a page per request; reads hide the extra.
@@ -91,7 +92,7 @@ class JournalTable:
 
 def entry_of_row(row: tuple[Any, ...]) -> JournalEntry:
     """The entry of a ``SELECT *`` row of ``journal``."""
-    entry_id, at, transport, method, path, status, fault, request, response = row
+    entry_id, at, transport, method, path, status, fault, request, response, headers = row
     return JournalEntry(
         id=entry_id,
         at=at,
@@ -102,4 +103,5 @@ def entry_of_row(row: tuple[Any, ...]) -> JournalEntry:
         fault=fault,
         request=jsontext.loads(request),
         response=jsontext.loads(response),
+        headers=jsontext.loads(headers),
     )

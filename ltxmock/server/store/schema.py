@@ -12,12 +12,20 @@ import sqlite3
 
 from ltxmock.server.core.ports import StoreError
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 # Versions whose databases this one can open: the tables it added are created
 # by the CREATE IF NOT EXISTS statements below, and the columns it added by
 # UPGRADES (each run only where the column is missing).
-UPGRADABLE_VERSIONS = ("1", "2")
-UPGRADES = (("faults", "options", "ALTER TABLE faults ADD COLUMN options TEXT"),)
+UPGRADABLE_VERSIONS = ("1", "2", "3")
+UPGRADES = (
+    ("faults", "options", "ALTER TABLE faults ADD COLUMN options TEXT"),
+    # 4: request headers in the journal; older entries read as having none.
+    (
+        "journal",
+        "headers_json",
+        "ALTER TABLE journal ADD COLUMN headers_json TEXT NOT NULL DEFAULT '[]'",
+    ),
+)
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -60,7 +68,8 @@ SCHEMA = (
         status INTEGER NOT NULL,
         fault TEXT,
         request_json TEXT NOT NULL,
-        response_json TEXT NOT NULL
+        response_json TEXT NOT NULL,
+        headers_json TEXT NOT NULL DEFAULT '[]'
     )""",
     # One row per rendered (or failed) result video: where its file is (a
     # RenderCache file name, never user input) and why its render failed.

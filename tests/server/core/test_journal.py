@@ -106,6 +106,7 @@ def test_the_admin_api_reads_and_clears_the_journal(client: MockClient) -> None:
         "fault",
         "request",
         "response",
+        "headers",
     }
     newest = client.admin("GET", "/requests?limit=2").body["requests"]
     assert newest == everything[2:]
