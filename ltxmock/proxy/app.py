@@ -31,6 +31,7 @@ from ltxmock.server.core.decoding import decode_json
 from ltxmock.server.core.errors import ApiError, error_item
 from ltxmock.server.core.reply import Reply
 from ltxmock.server.http.request import REST_PATHS, parse_request
+from ltxmock.server.serve.asgi import read_body
 from ltxmock.validators import RequestValidator, default_validator
 
 from .checker import Answered, Checker, Sent
@@ -185,7 +186,7 @@ class ProxyApp:
         self, scope: Scope, headers: dict[str, str], receive: Receive, send: Send
     ) -> None:
         limit = self.config.max_body_bytes
-        raw = await _read_body(receive, headers, limit)
+        raw = await read_body(receive, headers, limit)
         if raw is None:
             return
         request = parse_request(
@@ -393,22 +394,3 @@ async def _send_json(send: Send, status: int, payload: Any) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
-
-
-async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes | None:
-    """The body, or its first ``limit + 1`` bytes (enough for ``parse_request`` to refuse it)."""
-    declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return b""
-    chunks: list[bytes] = []
-    size = 0
-    while size <= limit:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk: bytes = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)[: limit + 1]

@@ -16,43 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from support.server import FakeClock, MockClient
+from support.app_fixtures import client, clock, mock_app, mock_config, service
+from support.server import MockClient
 
-from ltxmock.server import MockConfig, MockService, create_app
+from ltxmock.server import MockConfig, create_app
 from ltxmock.server.http.app import service_of
 from ltxmock.testing import MockServer
 
+__all__ = ["client", "clock", "mock_app", "mock_config", "service"]  # shared fixtures
+
 CHROMIUM = Path(os.environ.get("LTXMOCK_CHROMIUM", "/usr/bin/chromium"))
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def mock_config(clock: FakeClock) -> MockConfig:
-    return MockConfig(latency=3.0, clock=clock, render_mode="lazy")
-
-
-@pytest.fixture
-def mock_app(mock_config: MockConfig) -> Flask:
-    return create_app(mock_config)
-
-
-@pytest.fixture
-def service(mock_app: Flask) -> Iterator[MockService]:
-    service = service_of(mock_app)
-    yield service
-    unexpected = [entry.to_dict() for entry in service.journal.unexpected_errors()]
-    service.close()
-    assert not unexpected, f"the mock answered 5xx by itself: {unexpected}"
-
-
-@pytest.fixture
-def client(mock_app: Flask, service: MockService) -> MockClient:
-    return MockClient(mock_app)
 
 
 @pytest.fixture(scope="module")

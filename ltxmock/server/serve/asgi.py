@@ -90,7 +90,7 @@ class AsgiMock:
     async def _rest(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _headers(scope)
         limit = self.config.max_body_bytes
-        raw = await _read_body(receive, headers, limit)
+        raw = await read_body(receive, headers, limit)
         if raw is None:
             return  # the client left before sending its body
         extra: list[tuple[bytes, bytes]] = []
@@ -239,7 +239,7 @@ def _base_url(scope: Scope, headers: dict[str, str]) -> str:
     return host_url(scheme, host)
 
 
-async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes | None:
+async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes | None:
     """The body, or its first ``limit + 1`` bytes when it is too large (enough to refuse it)."""
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
