@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import queue
 import signal
+import time
 
 import pytest
-from support.server import LiveServer
+from support.server import LiveServer, video_task
 
 
 def _later_stdout(live: LiveServer) -> list[str]:
@@ -35,3 +36,17 @@ def test_two_workers_stop_with_one_goodbye_and_no_false_error(sig: int, group: b
     assert "SIGKILL" not in live.log
     assert "Error" not in live.log
     assert "Traceback" not in live.log
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_videos_render_prints_no_traceback() -> None:
+    # Ctrl-C reaches the render processes too (the terminal signals the whole group):
+    # started with it ignored, none prints a KeyboardInterrupt or an EOFError.
+    for pause in (0.0, 0.1, 0.3):
+        live = LiveServer("--workers", "2", latency=0, render_mode="eager").start()
+        for _ in range(4):
+            assert live.post([video_task()]).status_code == 200
+        time.sleep(pause)
+        assert live.stop(signal.SIGINT, group=True) == 0
+        for trace in ("Traceback", "KeyboardInterrupt", "EOFError", "SIGKILL"):
+            assert trace not in live.log, live.log

@@ -555,6 +555,23 @@ class Renders:
             state = PENDING  # evicted between its render and the open: render it again
         return state, None
 
+    def start_processes(self) -> None:
+        """Start the render processes now rather than at the first render.
+
+        ``ltxmock serve`` calls it as a worker boots, on its main thread with
+        Ctrl-C ignored: a process inherits that, so the Ctrl-C a terminal sends to
+        the whole process group never interrupts one still starting up, and no
+        process is left half-started when the server stops.
+        """
+        if self.config.render_executor != "process":
+            return
+        with self._lock:
+            if self._closed:
+                return
+            pool = self._pool()
+            for _ in range(self.config.render_workers):
+                pool.submit(os.getpid)  # each submit starts a process while none is idle
+
     def _pool(self) -> futures.Executor:
         if self._executor is None:
             if self.config.render_executor == "thread":

@@ -19,6 +19,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -103,7 +104,7 @@ def _worker_class(config: MockConfig) -> type:
             # the worker 3 s later and logged "Perhaps out of memory?". Leave
             # at once instead, as ``_quick_exit_on_quit`` explains.
             if sig == signal.SIGQUIT:
-                os._exit(0)
+                _leave(self)
             super().handle_exit(sig, frame)
 
     return Worker
@@ -133,15 +134,42 @@ def _gunicorn(config: MockConfig, options: dict[str, Any], threads: int) -> Any:
     return Server()
 
 
+RENDERS_CLOSE_TIMEOUT = 2.0  # seconds
+
+
 def _quick_exit_on_quit(worker: Any) -> None:
-    """Make Ctrl-C / SIGQUIT end a worker at once.
+    """After a worker boots: start its render processes (eager mode), Ctrl-C
+    ignored so that they inherit that; then make Ctrl-C / SIGQUIT end it at once.
 
     Nothing needs flushing (every store write is an already committed SQLite
     transaction), and a graceful stop would wait for open WebSockets whose
     threads never hear of it, so leave directly.
     """
+    service = getattr(getattr(worker, "wsgi", None), "service", None)
+    if service is not None and service.config.render_mode == "eager":
+        ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: see Renders
+        try:
+            service.results.start_processes()
+        finally:
+            signal.signal(signal.SIGINT, ignored)
     for quit_signal in (signal.SIGINT, signal.SIGQUIT):
-        signal.signal(quit_signal, lambda *_: os._exit(0))
+        signal.signal(quit_signal, lambda *_: _leave(worker))
+
+
+def _leave(worker: Any) -> None:
+    """End the worker now, its render processes first.
+
+    A render process still starting reads its start-up message from this one:
+    left half-written, it prints a traceback. Closing the renders waits for a
+    start in progress, then ends the processes; bounded, in case the signal
+    came in the middle of that start on this very thread.
+    """
+    service = getattr(getattr(worker, "wsgi", None), "service", None)
+    if service is not None:
+        closing = threading.Thread(target=service.results.close, daemon=True)
+        closing.start()
+        closing.join(RENDERS_CLOSE_TIMEOUT)
+    os._exit(0)
 
 
 def preflight(config: MockConfig) -> str | None:
