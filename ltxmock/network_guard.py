@@ -21,14 +21,26 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, NoReturn
 
-__all__ = ["Attempt", "LoopbackGuard", "NonLoopbackConnectionError", "is_loopback", "loopback_only"]
+__all__ = [
+    "MAX_KEPT",
+    "Attempt",
+    "LoopbackGuard",
+    "NonLoopbackConnectionError",
+    "is_loopback",
+    "loopback_only",
+]
 
+
+# Attempts kept in the log (and in each ``expect()`` list): a client retrying for
+# ever must not grow it without bound. Counting goes on beyond.
+MAX_KEPT = 1000
 
 # What the guard replaces while entered (and puts back on exit).
 _PATCHED: tuple[tuple[object, str], ...] = (
@@ -90,21 +102,30 @@ class LoopbackGuard:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._attempts: list[Attempt] = []
+        self._attempts: deque[Attempt] = deque(maxlen=MAX_KEPT)
+        self._count = 0  # attempts recorded in the log, including those no longer kept
         self._expecting: list[list[Attempt]] = []
         self._lifted = 0
         self._saved: dict[tuple[object, str], Any] | None = None
 
     @property
     def attempts(self) -> list[Attempt]:
-        """Every attempt refused so far (a copy), except those ``expect()`` took."""
+        """The attempts refused so far (the last ``MAX_KEPT``), except those
+        ``expect()`` took."""
         with self._lock:
             return list(self._attempts)
 
-    def since(self, mark: int) -> list[Attempt]:
-        """The attempts after ``mark`` (an earlier ``len(guard.attempts)``)."""
+    @property
+    def count(self) -> int:
+        """How many attempts ``attempts`` has had in all (a mark for ``since``)."""
         with self._lock:
-            return self._attempts[mark:]
+            return self._count
+
+    def since(self, mark: int) -> list[Attempt]:
+        """The attempts recorded after ``mark`` (an earlier ``count``), those still kept."""
+        with self._lock:
+            first_kept = self._count - len(self._attempts)
+            return list(self._attempts)[max(mark - first_kept, 0) :]
 
     @contextmanager
     def expect(self) -> Iterator[list[Attempt]]:
@@ -133,7 +154,13 @@ class LoopbackGuard:
     def _refuse(self, kind: Literal["lookup", "connect"], host: str, port: int | None) -> NoReturn:
         attempt = Attempt(kind, host, port, threading.current_thread().name)
         with self._lock:
-            (self._expecting[-1] if self._expecting else self._attempts).append(attempt)
+            if self._expecting:
+                caught = self._expecting[-1]
+                if len(caught) < MAX_KEPT:
+                    caught.append(attempt)
+            else:
+                self._attempts.append(attempt)
+                self._count += 1
         raise NonLoopbackConnectionError(f"{attempt}: not loopback (ltxmock loopback guard)")
 
     def _check_host(self, host: object, port: object) -> None:

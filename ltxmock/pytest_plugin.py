@@ -185,8 +185,7 @@ def _new_attempts(config: pytest.Config) -> list[Attempt]:
     if guard is None:
         return []
     checked = config.stash[_CHECKED]
-    new = guard.since(checked[0])
-    checked[0] += len(new)
+    new, checked[0] = guard.since(checked[0]), guard.count
     return new
 
 

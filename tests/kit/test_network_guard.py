@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ltxmock.network_guard import (
+    MAX_KEPT,
     Attempt,
     LoopbackGuard,
     NonLoopbackConnectionError,
@@ -107,11 +108,22 @@ def test_attempts_from_many_threads_are_all_recorded() -> None:
     }
 
 
+def test_the_log_keeps_the_last_attempts_and_counts_them_all() -> None:
+    with loopback_only() as guard:
+        for port in range(MAX_KEPT + 5):
+            with contextlib.suppress(NonLoopbackConnectionError):
+                socket.getaddrinfo("192.0.2.7", port)
+    assert guard.count == MAX_KEPT + 5
+    assert [a.port for a in guard.attempts] == list(range(5, MAX_KEPT + 5))
+    assert [a.port for a in guard.since(MAX_KEPT + 3)] == [MAX_KEPT + 3, MAX_KEPT + 4]
+    assert len(guard.since(0)) == MAX_KEPT
+
+
 def test_expect_takes_the_attempts_made_inside() -> None:
     with loopback_only() as guard:
         with guard.expect() as caught, pytest.raises(NonLoopbackConnectionError):
             socket.getaddrinfo("192.0.2.7", 80)
-        mark = len(guard.attempts)
+        mark = guard.count
         with pytest.raises(NonLoopbackConnectionError):
             socket.getaddrinfo("192.0.2.8", 80)
     assert [a.host for a in caught] == ["192.0.2.7"]
