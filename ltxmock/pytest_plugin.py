@@ -15,16 +15,22 @@ max_body_bytes, ...) get one, started once and reused by every test asking
 for the same. ``ltxmock_session`` is a session-scoped server for Hypothesis's
 ``@given`` (no function-scoped fixture involved), reset before each test.
 
+With ``ltxmock_loopback_only = true`` (ini) or ``--ltxmock-loopback-only``, the
+session runs inside ``ltxmock.network_guard.loopback_only()`` and each test in
+which a lookup of, or connection to, another machine was attempted fails.
+
 Registered through the ``pytest11`` entry point, so installing ltxmock is enough.
 Everything here is described in docs/testing.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from ltxmock.network_guard import Attempt, LoopbackGuard, loopback_only
 
 if TYPE_CHECKING:
     from ltxmock.testing import MockServer, ServerPool
@@ -34,6 +40,10 @@ FAIL_ON_REJECTED = "fail_on_rejected"
 KIT_OPTIONS = (FAIL_ON_REJECTED,)  # marker keywords that are no MockConfig field
 FIXTURES = ("ltxmock_server", "ltxmock_session")
 TEST_DEFAULTS: dict[str, Any] = {"latency": 0.0}  # tasks succeed at the first poll
+LOOPBACK_INI = "ltxmock_loopback_only"
+ALLOW_NETWORK = "ltxmock_allow_network"  # marker: the loopback guard is lifted for a test
+_GUARD = pytest.StashKey[LoopbackGuard]()
+_CHECKED = pytest.StashKey[list[int]]()  # how many of the guard's attempts were reported
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,6 +54,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="ltxmock: fail a test whose client sent a request the mock rejected "
         "(a 4xx/5xx it was not told to inject); the marker's fail_on_rejected overrides it",
     )
+    parser.addini(
+        LOOPBACK_INI,
+        type="bool",
+        default=False,
+        help="ltxmock: refuse any name lookup or connection beyond 127.0.0.1/::1 in this "
+        "process and fail the test in which one was attempted",
+    )
+    parser.getgroup("ltxmock").addoption(
+        "--ltxmock-loopback-only",
+        action="store_true",
+        default=False,
+        help="as the ini option ltxmock_loopback_only = true",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -52,6 +75,23 @@ def pytest_configure(config: pytest.Config) -> None:
         "ltxmock(**settings): settings for the ltxmock_server fixture (any MockConfig "
         "field, e.g. latency=0.5, api_keys=['k']; and fail_on_rejected=True)",
     )
+    config.addinivalue_line(
+        "markers",
+        f"{ALLOW_NETWORK}: lift the ltxmock loopback guard for this test (real lookups "
+        "and connections to other machines go through)",
+    )
+    if config.getoption("ltxmock_loopback_only") or config.getini(LOOPBACK_INI):
+        guard = loopback_only()
+        guard.__enter__()
+        config.stash[_GUARD] = guard
+        config.stash[_CHECKED] = [0]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    guard = config.stash.get(_GUARD, None)
+    if guard is not None:
+        guard.__exit__(None, None, None)
+        del config.stash[_GUARD]
 
 
 def marker_settings(node: pytest.Item) -> dict[str, Any]:
@@ -127,9 +167,68 @@ def _ltxmock_session_per_test(request: pytest.FixtureRequest) -> None:
         pytest.fail(f"@pytest.mark.ltxmock with ltxmock_session: {exc}", pytrace=False)
 
 
+@pytest.fixture
+def ltxmock_loopback_guard(request: pytest.FixtureRequest) -> LoopbackGuard:
+    """The session's ``LoopbackGuard`` (with the loopback-only option on): a test that
+    provokes an attempt on purpose catches it with ``with guard.expect() as caught:``."""
+    guard = request.config.stash.get(_GUARD, None)
+    if guard is None:
+        pytest.fail(
+            f"ltxmock_loopback_guard needs {LOOPBACK_INI} = true or --ltxmock-loopback-only",
+            pytrace=False,
+        )
+    return guard
+
+
+def _new_attempts(config: pytest.Config) -> list[Attempt]:
+    guard = config.stash.get(_GUARD, None)
+    if guard is None:
+        return []
+    checked = config.stash[_CHECKED]
+    new, checked[0] = guard.since(checked[0]), guard.count
+    return new
+
+
+def _fail_on_attempts(item: pytest.Item, when: str) -> None:
+    # An attempt in another thread (the mock's deliveries) raised there, not in the
+    # test: the guard's log is how the test learns of it.
+    new = _new_attempts(item.config)
+    if new:
+        lines = "\n  ".join(str(a) for a in new)
+        pytest.fail(
+            f"{item.nodeid} tried to reach another machine ({when}; the ltxmock loopback "
+            f"guard refused):\n  {lines}\nAim callbacks at a reserved name "
+            "(https://hooks.example.com/...) or a 127.0.0.1 receiver.",
+            pytrace=False,
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    guard = item.config.stash.get(_GUARD, None)
+    if guard is None or item.get_closest_marker(ALLOW_NETWORK) is None:
+        return (yield)
+    with guard.lifted():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    result = yield
+    _fail_on_attempts(item, "during teardown")
+    return result
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    result = yield  # a test that failed by itself is not checked
+    try:
+        result = yield  # a test that failed by itself is not checked
+    except BaseException:
+        _new_attempts(item.config)  # its own failure shows the refusal, if any
+        raise
+    _fail_on_attempts(item, "during setup or the test")
     if _fail_on_rejected(item):
         funcargs: dict[str, Any] = getattr(item, "funcargs", {})
         for name in FIXTURES:
