@@ -556,13 +556,8 @@ class Renders:
         return state, None
 
     def start_processes(self) -> None:
-        """Start the render processes now rather than at the first render.
-
-        ``ltxmock serve`` calls it as a worker boots, on its main thread with
-        Ctrl-C ignored: a process inherits that, so the Ctrl-C a terminal sends to
-        the whole process group never interrupts one still starting up, and no
-        process is left half-started when the server stops.
-        """
+        """Start the render processes now (``serve`` does, Ctrl-C ignored, so that they
+        inherit that and none is interrupted or left half-started by a stop)."""
         if self.config.render_executor != "process":
             return
         with self._lock:
