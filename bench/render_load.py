@@ -2,7 +2,7 @@
 
 Two measurements of ``ltxmock serve`` with its default flags (eager renders,
 one worker per core, ``--render-backlog 8``, ``--media-budget 100MB``,
-renders at ``--render-niceness 10``), each data dir in a temporary folder:
+renders at ``--render-niceness 19``), each data dir in a temporary folder:
 
 1. **Submit load**: wrk (bench/wrk/submit.lua: a fresh valid 1080p task per
    request, so every submit queues a render or defers one) for ``--duration``

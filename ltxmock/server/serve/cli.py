@@ -26,7 +26,7 @@ from ltxmock.server.core.config import MB, MockConfig, parse_size
 DEFAULT_THREADS = 8
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # Renders yield the cores to the event loops: submit p99 during renders (bench/render_load.py).
-SERVE_RENDER_NICENESS = 10
+SERVE_RENDER_NICENESS = 19
 
 
 def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
