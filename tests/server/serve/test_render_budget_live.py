@@ -125,7 +125,7 @@ def test_the_flags_reach_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli.main(flags) == 0
     default, flagged = started
     assert (default.render_backlog, default.media_budget) == (8, 100_000_000)
-    assert default.render_niceness == cli.SERVE_RENDER_NICENESS == 10
+    assert default.render_niceness == cli.SERVE_RENDER_NICENESS == 19
     assert (flagged.render_backlog, flagged.media_budget, flagged.render_niceness) == (
         3,
         int(1.5 * 2**30),
