@@ -145,6 +145,12 @@ def _quick_exit_on_quit(worker: Any) -> None:
     transaction), and a graceful stop would wait for open WebSockets whose
     threads never hear of it, so leave directly.
     """
+    # Leaving at once leaves the render pool's named semaphores to multiprocessing's
+    # resource tracker (a process of its own, started with this environment),
+    # which removes them and warns of a leak: a false alarm, kept out of the log.
+    rule = "ignore:resource_tracker:UserWarning"
+    current = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = f"{current},{rule}" if current else rule
     service = getattr(getattr(worker, "wsgi", None), "service", None)
     if service is not None and service.config.render_mode == "eager":
         ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: see Renders
