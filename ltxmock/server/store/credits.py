@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ltxmock.server.core.records import CreditAccount
 
+from .any_rows import AnyRows
 from .engine import Engine
 from .marker import ChangeMarker
 
@@ -17,18 +18,10 @@ class CreditTable:
     def __init__(self, engine: Engine, marker: ChangeMarker) -> None:
         self._engine = engine
         self._marker = marker
-        self._any_cache: tuple[int, bool] | None = None
+        self._any_rows = AnyRows(engine, marker, "credits")
 
     def any(self) -> bool:
-        version = self._marker.version()
-        cached = self._any_cache
-        if version is not None and cached is not None and cached[0] == version:
-            return cached[1]
-        with self._engine.reading() as conn:
-            found = conn.execute("SELECT 1 FROM credits LIMIT 1").fetchone() is not None
-        if version is not None:
-            self._any_cache = (version, found)
-        return found
+        return self._any_rows()
 
     def set(self, owner: str, balance: float | None) -> None:
         with self._engine.transaction(self._engine.home) as conn:

@@ -8,6 +8,7 @@ from typing import Any
 
 from ltxmock.server.core.faults import Fault
 
+from .any_rows import AnyRows
 from .engine import Engine
 from .marker import ChangeMarker
 
@@ -20,7 +21,7 @@ class FaultTable:
     def __init__(self, engine: Engine, marker: ChangeMarker) -> None:
         self._engine = engine
         self._marker = marker
-        self._any_cache: tuple[int, bool] | None = None  # (marker version, answer)
+        self._any_rows = AnyRows(engine, marker, "faults")
 
     def add(self, fault: Fault) -> Fault:
         """Store a rule; returns it with its id."""
@@ -58,15 +59,7 @@ class FaultTable:
 
     def any(self) -> bool:
         """Whether any rule is stored (usually answered without a query)."""
-        version = self._marker.version()
-        cached = self._any_cache
-        if version is not None and cached is not None and cached[0] == version:
-            return cached[1]
-        with self._engine.reading() as conn:
-            found = conn.execute("SELECT 1 FROM faults LIMIT 1").fetchone() is not None
-        if version is not None:
-            self._any_cache = (version, found)  # read before the query: never newer
-        return found
+        return self._any_rows()
 
     def take(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from .any_rows import AnyRows
 from .engine import Engine
 from .marker import ChangeMarker
 
@@ -16,7 +17,7 @@ class ScriptTable:
     def __init__(self, engine: Engine, marker: ChangeMarker) -> None:
         self._engine = engine
         self._marker = marker
-        self._any_cache: tuple[int, bool] | None = None
+        self._any_rows = AnyRows(engine, marker, "scripts")
 
     def put(self, task_uuid: str, outcomes: Sequence[str]) -> None:
         with self._engine.transaction(self._engine.home) as conn:
@@ -45,15 +46,7 @@ class ScriptTable:
             conn.execute("DELETE FROM scripts")
 
     def any(self) -> bool:
-        version = self._marker.version()
-        cached = self._any_cache
-        if version is not None and cached is not None and cached[0] == version:
-            return cached[1]
-        with self._engine.reading() as conn:
-            found = conn.execute("SELECT 1 FROM scripts LIMIT 1").fetchone() is not None
-        if version is not None:
-            self._any_cache = (version, found)
-        return found
+        return self._any_rows()
 
     def step(self, task_uuid: str) -> str | None:
         """Use the next outcome atomically (every worker shares the position)."""
