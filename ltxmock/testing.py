@@ -293,13 +293,15 @@ class MockServer:
         kind: str | None = None,
         state: str | None = None,
         task_uuid: str | None = None,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
     ) -> list[dict[str, Any]]:
         """Wait until at least ``count`` deliveries match (``kind``: ``"webhook"`` or
         ``"upload"``; ``state``: ``"captured"``, ``"delivered"``, ``"failed"``, ...;
         ``task_uuid``) and return them; deliveries are made by a background thread,
         after the task's latency (and render). ``MockAssertionError`` after
-        ``timeout`` seconds, listing the deliveries there are."""
+        ``timeout`` seconds, listing the deliveries there are. The timeout is
+        generous because an eager render on a crowded CI runner can take seconds;
+        a wait that succeeds returns as soon as the deliveries are there."""
         deadline = time.monotonic() + timeout
         while True:
             rows = self.service.deliveries.to_json(task_uuid, kind=kind, state=state)

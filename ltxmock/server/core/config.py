@@ -81,7 +81,7 @@ class MockConfig:
     # take after 200 eager submits.
     render_backlog: int = 8
     media_budget: int = 100 * MB
-    # Added to the render processes' nice value. ``ltxmock serve`` passes 10, so
+    # Added to the render processes' nice value. ``ltxmock serve`` passes 19, so
     # renders take the CPU its event loops leave and a submit never waits for a
     # render's time slice (bench/render_load.py); 0 here, because on a machine
     # crowded by others (a CI runner) niced renders would barely run at all.
