@@ -225,3 +225,33 @@ def machine() -> dict[str, str]:
         "python": sys.version.split()[0],
         "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and every descendant, from the parent pids in /proc/*/stat."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(parents.get(pid, []))
+    return found
+
+
+def tree_cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU of these processes (threads included), in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")

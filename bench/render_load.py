@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as futures
-import os
 import sys
 import tempfile
 import time
@@ -41,13 +40,22 @@ from pathlib import Path
 from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import TYPICAL_TASK, free_port, log, ltxmock_command, post, running, wait_http
+from _common import (
+    TYPICAL_TASK,
+    free_port,
+    log,
+    ltxmock_command,
+    post,
+    process_tree,
+    running,
+    tree_cpu_seconds,
+    wait_http,
+)
 from server import Load, wrk
 
 TARGET_P99_MS = 10.0
 BURST_TASKS, PER_REQUEST, CLIENTS = 200, 10, 10
 SETTLE_S, SAMPLE_S = 20.0, 5.0
-TICKS = os.sysconf("SC_CLK_TCK")
 
 # name -> extra flags; the first is the alternative every ratio is taken against.
 SETUPS: dict[str, list[str]] = {
@@ -75,41 +83,11 @@ def serve(name: str, extra: Sequence[str], scratch: Path) -> Iterator[tuple[str,
 
 
 # -- the process tree's CPU ---------------------------------------------------------
-def tree(root: int) -> list[int]:
-    """``root`` and every descendant, from the parent pids in /proc/*/stat."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(parents.get(pid, []))
-    return found
-
-
-def cpu_seconds(pids: Sequence[int]) -> float:
-    """User + system CPU of these processes (threads included), in seconds."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # ended meanwhile
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
-
-
 def busy_cores(root: int, seconds: float) -> float:
-    pids = tree(root)
-    before, start = cpu_seconds(pids), time.monotonic()
+    pids = process_tree(root)
+    before, start = tree_cpu_seconds(pids), time.monotonic()
     time.sleep(seconds)
-    return (cpu_seconds(pids) - before) / (time.monotonic() - start)
+    return (tree_cpu_seconds(pids) - before) / (time.monotonic() - start)
 
 
 def size_mb(folder: Path) -> float:

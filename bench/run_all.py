@@ -31,6 +31,7 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("startup", "startup.py", [], ["--runs", "3"]),
     ("ws_concurrency", "ws_concurrency.py", [], []),
     ("dashboard", "dashboard.py", [], ["--rounds", "1", "--duration", "2", "--busy", "2000"]),
+    ("proxy", "proxy.py", [], ["--count", "300", "--no-gate"]),
 ]
 VERDICT = re.compile(r"\b(PASS|FAIL)\b")
 

@@ -1,232 +1,177 @@
-"""Checks and recording, off the response path: one thread, one bounded queue.
+"""The checker process: the proxy's checks and recording, off the forwarding path.
 
-The proxy answers the client first and hands the exchange here: openapi-core's
-response validation costs about half a millisecond, a cassette write a file
-append, a media download seconds. A full queue drops the check (counted as
-``unchecked`` in the drift report), never the client's answer.
+The proxy forwards a request once the fast validator passes it, answers the
+client as soon as the upstream does, and hands both here (``put``). The work
+(``checks.Checks``: openapi-core's request and response validation, most of a
+millisecond each; cassette writes; media downloads, seconds) runs in a process
+of its own: on a thread of the proxy it held the interpreter lock while the
+event loop waited, and doubled a submit's added latency (``bench/proxy.py``).
+
+``put`` only queues (bounded): a thread sends the jobs down a pipe, another
+reads the drift coming back into the ``DriftLog``. A full queue, or a checker
+process that died, skips the check (counted as ``unchecked`` in the drift
+report), never delays or drops the client's answer.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
+import multiprocessing
 import queue
-import shutil
 import threading
-import urllib.request
-from collections import OrderedDict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from ltxmock.server.core import jsontext
+from ltxmock.validators import ModelDocument
 
-from .cassette import MAX_OPEN_TASKS, CassetteWriter, cassette_path
-from .contract import Contract
-from .drift import VIDEO_INFERENCE, Drift, DriftLog, Rules
+from .checks import Answered, CheckOptions, Join, Joined, Sent, serve_checks
+from .drift import Drift, DriftLog
 
 log = logging.getLogger("ltxmock.proxy")
 
 QUEUE_LIMIT = 10_000
-MEDIA_TIMEOUT = 60.0  # seconds per download
-MEDIA_MAX_BYTES = 1024 * 1024 * 1024  # a larger video is not kept
-MEDIA_TYPES = {"mp4", "webm", "mov"}
+STOP_TIMEOUT = 5.0  # seconds the process gets to exit once told to
 
 
-@dataclass(frozen=True)
-class Sent:
-    """A request forwarded upstream (REST body, or one WebSocket frame)."""
-
-    transport: str
-    body: Any
-    at: float
-
-
-@dataclass(frozen=True)
-class Answered:
-    """An upstream answer: ``request`` is what it answers (REST) or what the socket
-    sent so far (WebSocket, ``None`` or a list of its tasks)."""
-
-    transport: str
-    request: Any
-    status: int
-    raw: bytes
-    at: float
+def _context() -> Any:
+    # forkserver: a new checker is a fork of a server that imported the checks
+    # (openapi-core) once; fork itself is unsafe in this threaded process.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["ltxmock.proxy.checks"])
+    return context
 
 
 class Checker:
-    """Runs ``contract``'s and ``Rules``' checks and the recorder on a thread of its own."""
+    """``put`` jobs; their drift lands in ``drift``; ``join`` waits for the queued ones."""
 
     def __init__(
         self,
-        contract: Contract,
+        documents: Sequence[ModelDocument],
         drift: DriftLog,
         *,
+        check_requests: bool = True,
         record_dir: Path | None = None,
         record_media: bool = False,
     ) -> None:
-        self.contract = contract
         self.drift = drift
-        self.rules = Rules()
-        self.recorder = CassetteWriter(record_dir) if record_dir is not None else None
-        self.record_media = record_media
-        self._media_done: set[str] = set()
-        self._acked: OrderedDict[str, None] = OrderedDict()
-        self._queue: queue.Queue[Sent | Answered | threading.Event] = queue.Queue(QUEUE_LIMIT)
-        self._thread = threading.Thread(target=self._run, name="ltxmock-proxy-checks", daemon=True)
-        self._thread.start()
+        options = CheckOptions(check_requests, record_dir, record_media)
+        context = _context()
+        jobs_out: Connection
+        results_in: Connection
+        jobs_in, jobs_out = context.Pipe(duplex=False)
+        results_in, results_out = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=serve_checks,
+            args=(jobs_in, results_out, list(documents), options),
+            name="ltxmock-proxy-checks",
+            daemon=True,
+        )
+        self._process.start()
+        jobs_in.close()  # the child's ends: EOF reaches each side when the other goes
+        results_out.close()
+        self._jobs = jobs_out
+        self._results = results_in
+        self._queue: queue.Queue[Sent | Answered | Join | None] = queue.Queue(QUEUE_LIMIT)
+        self._tokens = itertools.count()
+        self._waiting: dict[int, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._alive = True
+        self._sender = threading.Thread(target=self._send, name="ltxmock-proxy-jobs", daemon=True)
+        self._receiver = threading.Thread(
+            target=self._receive, name="ltxmock-proxy-drift", daemon=True
+        )
+        self._sender.start()
+        self._receiver.start()
+
+    @property
+    def pid(self) -> int | None:
+        """The checker process's id."""
+        return self._process.pid
+
+    @property
+    def alive(self) -> bool:
+        """Whether the checker process still takes jobs."""
+        return self._alive and self._process.is_alive()
 
     def put(self, job: Sent | Answered) -> None:
+        if not self._alive:
+            self.drift.skipped()
+            return
         try:
             self._queue.put_nowait(job)
         except queue.Full:
-            self.drift.unchecked += 1
+            self.drift.skipped()
 
-    def join(self, timeout: float | None = None) -> None:
-        """Wait until every job queued so far is done (tests, shutdown)."""
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until every job queued so far is checked (tests, shutdown); False if
+        that did not happen within ``timeout``."""
+        token = next(self._tokens)
         done = threading.Event()
+        with self._lock:
+            self._waiting[token] = done
         try:
-            self._queue.put(done, timeout=timeout)  # set by the thread when it gets there
+            self._queue.put(Join(token), timeout=timeout)
+            return done.wait(timeout) or not self._alive
         except queue.Full:
-            return
-        done.wait(timeout)
+            return False
+        finally:
+            with self._lock:
+                self._waiting.pop(token, None)
 
     def close(self, timeout: float = 10.0) -> None:
-        self.join(timeout)
+        """Finish the queued checks (up to ``timeout``), then stop the process."""
+        if self._alive:
+            self.join(timeout)
+        with contextlib.suppress(queue.Full):  # then the process is killed below
+            self._queue.put(None, timeout=timeout)
+        self._sender.join(timeout)
+        self._process.join(STOP_TIMEOUT)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(STOP_TIMEOUT)
+        self._receiver.join(timeout)
+        self._jobs.close()
+        self._results.close()
 
-    def _run(self) -> None:
+    # -- the two threads -------------------------------------------------------------
+    def _send(self) -> None:
         while True:
             job = self._queue.get()
-            if isinstance(job, threading.Event):
-                job.set()
-                continue
             try:
-                if isinstance(job, Sent):
-                    self._sent(job)
-                else:
-                    self._answered(job)
-            except Exception:  # a bug in a check must not stop the checks
-                log.exception("could not check an upstream exchange")
+                self._jobs.send(job)
+            except (OSError, ValueError):  # the process is gone
+                self._gone()
+                if job is not None and not isinstance(job, Join):
+                    self.drift.skipped()
+            if job is None:
+                return
 
-    # -- one job -----------------------------------------------------------------
-    def _sent(self, job: Sent) -> None:
-        self.rules.sent(job.body)
-        if self.recorder is None:
-            return
-        for task in _tasks(job.body):
-            if task.get("taskType") == VIDEO_INFERENCE:
-                self.recorder.submit(task, at=job.at, transport=job.transport)
+    def _receive(self) -> None:
+        while True:
+            try:
+                message: Any = self._results.recv()
+            except (EOFError, OSError):
+                self._process.join(1.0)  # to read its exit code
+                self._gone()
+                return
+            if isinstance(message, Joined):
+                with self._lock:
+                    done = self._waiting.get(message.token)
+                if done is not None:
+                    done.set()
+            elif isinstance(message, list):
+                self.drift.add(d for d in message if isinstance(d, Drift))
 
-    def _answered(self, job: Answered) -> None:
-        ok, payload = jsontext.loads_fast(job.raw)
-        drifts: list[Drift] = [
-            Drift("response-schema", problem, job.transport, job.at, status=job.status)
-            for problem in self.contract.check_response(job.status, job.raw)
-        ]
-        if ok:
-            drifts += self.rules.answered(
-                job.request, job.status, payload, transport=job.transport, at=job.at
-            )
-        self.drift.add(drifts)
-        if ok and self.recorder is not None and isinstance(payload, Mapping):
-            self._record(job, payload)
-
-    def _record(self, job: Answered, payload: Mapping[str, Any]) -> None:
-        recorder = self.recorder
-        assert recorder is not None
-        data = [i for i in payload.get("data") or [] if isinstance(i, Mapping)]
-        errors = [i for i in payload.get("errors") or [] if isinstance(i, Mapping)]
-        submitted = {
-            t["taskUUID"].lower()
-            for t in _tasks(job.request)
-            if t.get("taskType") == VIDEO_INFERENCE and isinstance(t.get("taskUUID"), str)
-        }
-        if job.transport == "rest" and job.status >= 400 and submitted and not data:
-            for uuid in submitted:  # a refused submit: every error is part of its answer
-                recorder.add(
-                    uuid, {"event": "refused", "status": job.status, "errors": errors}, at=job.at
-                )
-            return
-        by_task: dict[str, tuple[list[Any], list[Any]]] = {}
-        for item in data:
-            uuid = item.get("taskUUID")
-            if isinstance(uuid, str) and recorder.recording(uuid):
-                by_task.setdefault(uuid, ([], []))[0].append(dict(item))
-        for error in errors:
-            uuid = error.get("taskUUID")
-            if isinstance(uuid, str) and recorder.recording(uuid):
-                by_task.setdefault(uuid, ([], []))[1].append(dict(error))
-        for uuid, (items, failures) in by_task.items():
-            if len(items) == 1 and "status" not in items[0] and not failures:
-                self._acked[uuid.lower()] = None
-                while len(self._acked) > MAX_OPEN_TASKS:
-                    self._acked.popitem(last=False)
-                recorder.add(
-                    uuid, {"event": "ack", "status": job.status, "item": items[0]}, at=job.at
-                )
-            elif not items and (uuid.lower() in submitted or self._unacked(uuid)):
-                recorder.add(
-                    uuid, {"event": "refused", "status": job.status, "errors": failures}, at=job.at
-                )
-            else:
-                status = (
-                    job.status
-                    if job.transport == "rest"
-                    else (400 if failures and not items else 200)
-                )
-                recorder.add(
-                    uuid,
-                    {"event": "poll", "status": status, "data": items, "errors": failures},
-                    at=job.at,
-                )
-                if self.record_media:
-                    for item in items:
-                        self._download(uuid, item, job.at)
-
-    def _unacked(self, uuid: str) -> bool:
-        return uuid.lower() not in self._acked
-
-    def _download(self, uuid: str, item: Mapping[str, Any], at: float) -> None:
-        """Keep a success item's video beside the cassette (``--record-media``)."""
-        recorder = self.recorder
-        video, url = item.get("videoUUID"), item.get("videoURL")
-        if recorder is None or not isinstance(video, str) or not isinstance(url, str):
-            return
-        if video in self._media_done or cassette_path(recorder.directory, video) is None:
-            return
-        parts = urlsplit(url)
-        ext = parts.path.rsplit(".", 1)[-1].lower()
-        if parts.scheme not in ("http", "https") or ext not in MEDIA_TYPES:
-            return
-        if len(self._media_done) >= MAX_OPEN_TASKS:
-            self._media_done.clear()  # a bound; a repeat download is harmless
-        self._media_done.add(video)
-        folder = recorder.directory / "media"
-        folder.mkdir(exist_ok=True)
-        target = folder / f"{video.lower()}.{ext}"
-        partial = target.with_suffix(".part")
-        try:
-            with (
-                urllib.request.urlopen(url, timeout=MEDIA_TIMEOUT) as answer,
-                partial.open("wb") as f,
-            ):
-                copied = 0
-                while chunk := answer.read(1 << 16):
-                    copied += len(chunk)
-                    if copied > MEDIA_MAX_BYTES:
-                        raise ValueError(f"larger than {MEDIA_MAX_BYTES} bytes")
-                    f.write(chunk)
-            shutil.move(partial, target)
-        except Exception as exc:
-            partial.unlink(missing_ok=True)
-            log.warning("could not record the video of %s: %s", uuid, exc)
-            return
-        event = {"event": "media", "videoUUID": video, "file": f"media/{target.name}"}
-        recorder.add(uuid, event, at=at)
-
-
-def _tasks(body: Any) -> list[Mapping[str, Any]]:
-    if isinstance(body, Mapping):
-        body = [body]
-    return [t for t in body if isinstance(t, Mapping)] if isinstance(body, list) else []
+    def _gone(self) -> None:
+        """The process ended: wake every waiter; later jobs count as unchecked."""
+        if self._alive and self._process.exitcode not in (None, 0):
+            log.error("the proxy's checker process died (exit code %s)", self._process.exitcode)
+        self._alive = False
+        with self._lock:
+            waiting = list(self._waiting.values())
+        for done in waiting:
+            done.set()

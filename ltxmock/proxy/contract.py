@@ -94,7 +94,10 @@ class Contract:
         self._verdicts: dict[tuple[int, bytes], tuple[str, ...]] = {}  # one thread: the checker
 
     def check_request(self, body: Any) -> list[str]:
-        """Problems openapi-core finds in the model tasks of ``body`` (one call per model)."""
+        """Problems openapi-core finds in the model tasks of ``body`` (a task array, or
+        one task as a WebSocket frame may carry it; one call per model)."""
+        if isinstance(body, dict):
+            body = [body]
         if not isinstance(body, list):
             return []
         groups: dict[tuple[str, str], list[Any]] = {}

@@ -4,6 +4,9 @@
 response or WebSocket frame) and returns the ``Drift``s it finds:
 
 * ``response-schema``: openapi-core rejects the answer (``contract``);
+* ``request-schema``: openapi-core rejects a request the gate's validator passed
+  and the proxy forwarded (the validator and the document disagree; checked by
+  the ``Checker``, not by ``Rules``);
 * ``ack-shape``: a submit's acknowledgement is not exactly ``{taskType, taskUUID}``
   (or a REST answer has neither an ack nor an error for a submitted task);
 * ``cumulative-getresponse``: a poll forgets a result an earlier poll reported
@@ -30,6 +33,7 @@ log = logging.getLogger("ltxmock.proxy.drift")
 
 RULES = (
     "response-schema",
+    "request-schema",
     "ack-shape",
     "cumulative-getresponse",
     "number-results",
@@ -229,7 +233,7 @@ class DriftLog:
         self._recent: deque[Drift] = deque(maxlen=limit)
         self._counts: dict[str, int] = dict.fromkeys(RULES, 0)
         self._lock = threading.Lock()
-        self.unchecked = 0  # answers not checked because the checker's queue was full
+        self.unchecked = 0  # exchanges not checked: the checker's queue was full, or it died
 
     def add(self, drifts: Iterable[Drift]) -> None:
         for drift in drifts:
@@ -237,6 +241,11 @@ class DriftLog:
             with self._lock:
                 self._recent.append(drift)
                 self._counts[drift.rule] = self._counts.get(drift.rule, 0) + 1
+
+    def skipped(self) -> None:
+        """An exchange went unchecked (a full queue, or no checker process)."""
+        with self._lock:
+            self.unchecked += 1
 
     @property
     def total(self) -> int:

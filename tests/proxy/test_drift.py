@@ -12,6 +12,7 @@ import pytest
 import websockets
 from hypothesis import given
 from hypothesis import strategies as st
+from ltxmock.validators import PayloadError, RequestValidator, default_validator
 from support.proxy import FakeUpstream, RunningProxy, proxy_to_fake
 from support.server import API_KEY, get_response, new_uuid, video_task
 
@@ -181,6 +182,50 @@ def test_an_invalid_websocket_frame_is_answered_here() -> None:
         assert fake.received == []
 
 
+class LetsAllThrough(RequestValidator):
+    """A gate's validator with a bug: it passes every body."""
+
+    def is_valid(self, body: Any) -> bool:
+        return True
+
+    def validate(self, body: Any) -> list[PayloadError]:
+        return []
+
+
+def test_openapi_core_checks_what_the_gate_passed() -> None:
+    fake = FakeUpstream(
+        rest=lambda body: (200, {"data": [ack(body[0])]}),
+        ws=lambda body: [{"data": [ack(body)]}],  # the frame is one task
+    )
+    gate = LetsAllThrough(default_validator().documents)
+    with proxy_to_fake(fake, validator=gate) as proxy:
+        rest_task, ws_task = video_task(duration=7), video_task(width=1000)
+        assert proxy.post([rest_task]).status_code == 200  # forwarded: the gate passed it
+        ws_session(proxy, [ws_task], replies=1)  # a frame of one task, not an array
+        assert fake.received == [[rest_task], ws_task]
+        report = proxy.drift()
+        assert report["byRule"]["request-schema"] == 2
+        rest, ws = (d for d in report["drift"] if d["rule"] == "request-schema")
+        assert (rest["transport"], ws["transport"]) == ("rest", "ws")
+        assert "duration" in rest["message"]
+        assert "width" in ws["message"]
+        assert proxy.post([video_task()]).status_code == 200
+        assert proxy.drift()["byRule"]["request-schema"] == 2  # a valid task: no drift
+
+
+def test_with_the_openapi_gate_openapi_core_refuses_before_forwarding() -> None:
+    fake = FakeUpstream(rest=lambda body: (200, {"data": [ack(body[0])]}))
+    gate = LetsAllThrough(default_validator().documents)
+    with proxy_to_fake(fake, validator=gate, openapi_gate=True) as proxy:
+        answer = proxy.post([video_task(duration=7)])
+        assert answer.status_code == 400
+        (error,) = answer.json()["errors"]
+        assert error["code"] == "invalidRequestBody"
+        assert "OpenAPI document rejects" in error["message"]
+        assert fake.received == []
+        assert proxy.drift()["total"] == 0
+
+
 def test_a_faithful_upstream_gives_no_drift(proxy: RunningProxy) -> None:
     task = video_task(numberResults=2, includeCost=True)
     assert proxy.post([task]).status_code == 200
@@ -228,6 +273,7 @@ def test_cumulative_polls_are_no_drift_and_a_forgotten_result_is(
 def test_every_rule_has_a_name_in_the_report() -> None:
     assert set(RULES) == {
         "response-schema",
+        "request-schema",
         "ack-shape",
         "cumulative-getresponse",
         "number-results",

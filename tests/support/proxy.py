@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 import uvicorn
+from ltxmock.validators import RequestValidator
 
 from ltxmock.proxy.app import ProxyApp, ProxyConfig
 from support.server import API_KEY
@@ -81,8 +82,10 @@ class RunningProxy:
 
 
 @contextlib.contextmanager
-def proxy_to(upstream: str, **config: Any) -> Iterator[RunningProxy]:
-    app = ProxyApp(ProxyConfig(upstream=upstream, **config))
+def proxy_to(
+    upstream: str, *, validator: RequestValidator | None = None, **config: Any
+) -> Iterator[RunningProxy]:
+    app = ProxyApp(ProxyConfig(upstream=upstream, **config), validator=validator)
     with run_asgi(app) as port:
         running = RunningProxy(app, port)
         try:
