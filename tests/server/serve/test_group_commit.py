@@ -1,5 +1,5 @@
-"""GroupCommit: the ``POST /v1`` requests ready in one turn of the event loop go to
-``service.handle_batch`` together; nobody waits longer than that turn.
+"""GroupCommit: the ``POST /v1`` requests that arrive within ``extra_turns`` turns of the
+event loop go to ``service.handle_batch`` together; nobody waits longer than that.
 
 A recording stand-in for the service shows the batches; what a batch means for
 the store is tests/server/core/test_batch.py.
@@ -31,8 +31,8 @@ class Recording:
         return [Reply(200, {"data": [{"echo": request.body}]}) for request in requests]
 
 
-def group(service: Recording) -> GroupCommit:
-    return GroupCommit(cast(MockService, service))
+def group(service: Recording, **options: Any) -> GroupCommit:
+    return GroupCommit(cast(MockService, service), **options)
 
 
 def test_requests_ready_in_one_turn_are_one_batch_in_arrival_order() -> None:
@@ -58,6 +58,39 @@ def test_a_request_of_a_later_turn_is_a_batch_of_its_own() -> None:
 
     asyncio.run(run())
     assert service.batches == [["a", "b"], ["c"]]
+
+
+def submit_turns_apart(commits: GroupCommit, turns: int) -> None:
+    """Submit "a", let ``turns`` turns of the loop pass, submit "b"."""
+
+    async def run() -> None:
+        first = asyncio.ensure_future(commits.submit(ApiRequest("a")))
+        await asyncio.sleep(0)  # "a" is queued and its flush scheduled
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        await asyncio.gather(first, commits.submit(ApiRequest("b")))
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("extra_turns", [0, 1, 2, 5])
+def test_a_request_within_the_extra_turns_joins_the_group(extra_turns: int) -> None:
+    for turns in range(extra_turns):
+        service = Recording()
+        submit_turns_apart(group(service, extra_turns=extra_turns), turns)
+        assert service.batches == [["a", "b"]], (extra_turns, turns)
+
+
+@pytest.mark.parametrize("extra_turns", [0, 1, 2, 5])
+def test_a_request_after_them_is_the_next_group(extra_turns: int) -> None:
+    service = Recording()
+    submit_turns_apart(group(service, extra_turns=extra_turns), extra_turns + 1)
+    assert service.batches == [["a"], ["b"]]
+
+
+def test_the_extra_turns_are_not_negative() -> None:
+    with pytest.raises(ValueError, match="extra_turns"):
+        group(Recording(), extra_turns=-1)
 
 
 def test_a_failing_batch_tells_every_waiter() -> None:
