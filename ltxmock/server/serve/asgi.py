@@ -5,8 +5,8 @@ One app, one port, three routes by kind:
 
 * ``POST /v1``: read here, parsed by ``http.request.parse_request`` and
   answered right on the event loop (the work is CPU-bound and short: a thread
-  hop would only add latency); the requests ready in one turn of the loop
-  share one store commit (``GroupCommit``).
+  hop would only add latency); the requests that arrive within a few turns
+  of the loop share one store commit (``GroupCommit``).
 * ``/v1`` WebSocket: the ``Channel`` of the protocol core, on a thread of its
   own, talking to the loop through ``LoopSocket``. One thread per open socket,
   not a bounded pool: 200 idle SDK connections must not starve anyone.

@@ -1,6 +1,6 @@
 """AsgiMock, driven in-process: what ``ltxmock serve`` runs, minus the sockets.
 
-Requests that are ready in the same turn of the event loop share one store
+Requests that arrive within a few turns of the event loop share one store
 transaction (GroupCommit over ``service.handle_batch``); each must still get
 exactly the answer it would get alone. ``handle_batch`` on its own is
 tests/server/core/test_batch.py.
