@@ -23,6 +23,7 @@ import queue
 import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
+from multiprocessing.context import ForkServerContext
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ QUEUE_LIMIT = 10_000
 STOP_TIMEOUT = 5.0  # seconds the process gets to exit once told to
 
 
-def _context() -> Any:
+def _context() -> ForkServerContext:
     # forkserver: a new checker is a fork of a server that imported the checks
     # (openapi-core) once; fork itself is unsafe in this threaded process.
     context = multiprocessing.get_context("forkserver")
