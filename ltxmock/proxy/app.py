@@ -209,7 +209,7 @@ class ProxyApp:
             )
             return
         at = time.time()
-        self.checker.put(Sent("rest", request.body, at))
+        self.checker.put(Sent("rest", request.body, at, len(raw)))
         forward = {k: v for k, v in _raw_headers(scope) if k.lower() not in HOP_BY_HOP}
         try:
             async with self.session().post(
@@ -325,7 +325,7 @@ class ProxyApp:
             for task in tasks:
                 if isinstance(task, dict) and isinstance(task.get("taskUUID"), str):
                     sent.append({"taskUUID": task["taskUUID"]})
-            self.checker.put(Sent("ws", body, time.time()))
+            self.checker.put(Sent("ws", body, time.time(), len(frame)))
             try:
                 await upstream.send(frame)
             except ConnectionClosed:

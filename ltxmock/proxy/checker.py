@@ -5,12 +5,12 @@ client as soon as the upstream does, and hands both here (``put``). The work
 (``checks.Checks``: openapi-core's request and response validation, most of a
 millisecond each; cassette writes; media downloads, seconds) runs in a process
 of its own: on a thread of the proxy it held the interpreter lock while the
-event loop waited, and doubled a submit's added latency (``bench/proxy.py``).
+event loop waited for it (figures in bench/README.md).
 
-``put`` only queues (bounded): a thread sends the jobs down a pipe, another
-reads the drift coming back into the ``DriftLog``. A full queue, or a checker
-process that died, skips the check (counted as ``unchecked`` in the drift
-report), never delays or drops the client's answer.
+``put`` only queues (bounded in jobs and in bytes): a thread sends the jobs
+down a pipe, another reads the drift coming back into the ``DriftLog``. A full
+queue, or a checker process that died, skips the check (counted as
+``unchecked`` in the drift report), never delays or drops the client's answer.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from .drift import Drift, DriftLog
 
 log = logging.getLogger("ltxmock.proxy")
 
-QUEUE_LIMIT = 10_000
+QUEUE_LIMIT = 10_000  # jobs waiting to be sent to the checker process
+QUEUE_BYTES = 256 * 1024 * 1024  # and their bodies' bytes (a body may be 4 MiB)
 STOP_TIMEOUT = 5.0  # seconds the process gets to exit once told to
 
 
@@ -77,6 +78,7 @@ class Checker:
         self._jobs = jobs_out
         self._results = results_in
         self._queue: queue.Queue[Sent | Answered | Join | None] = queue.Queue(QUEUE_LIMIT)
+        self._queued_bytes = 0
         self._tokens = itertools.count()
         self._waiting: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
@@ -99,12 +101,18 @@ class Checker:
         return self._alive and self._process.is_alive()
 
     def put(self, job: Sent | Answered) -> None:
-        if not self._alive:
+        size = len(job)
+        with self._lock:
+            room = self._alive and self._queued_bytes + size <= QUEUE_BYTES
+            if room:
+                self._queued_bytes += size
+        if not room:
             self.drift.skipped()
             return
         try:
             self._queue.put_nowait(job)
         except queue.Full:
+            self._sent_off(size)
             self.drift.skipped()
 
     def join(self, timeout: float | None = None) -> bool:
@@ -150,6 +158,12 @@ class Checker:
                     self.drift.skipped()
             if job is None:
                 return
+            if not isinstance(job, Join):
+                self._sent_off(len(job))
+
+    def _sent_off(self, size: int) -> None:
+        with self._lock:
+            self._queued_bytes -= size
 
     def _receive(self) -> None:
         while True:

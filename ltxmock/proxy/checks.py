@@ -38,11 +38,16 @@ MEDIA_TYPES = {"mp4", "webm", "mov"}
 
 @dataclass(frozen=True)
 class Sent:
-    """A request forwarded upstream (REST body, or one WebSocket frame)."""
+    """A request forwarded upstream (REST body, or one WebSocket frame) and its size
+    in bytes as it came (what the checker's queue counts)."""
 
     transport: str
     body: Any
     at: float
+    size: int = 0
+
+    def __len__(self) -> int:
+        return self.size
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,9 @@ class Answered:
     status: int
     raw: bytes
     at: float
+
+    def __len__(self) -> int:
+        return len(self.raw)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,15 @@ import os
 import signal
 import time
 
+import pytest
+from ltxmock.validators import default_validator
 from support.proxy import RunningProxy, proxy_to
 from support.server import get_response, video_task
 
+from ltxmock.proxy import checker as checker_module
+from ltxmock.proxy.checker import Checker
+from ltxmock.proxy.checks import Answered
+from ltxmock.proxy.drift import DriftLog
 from ltxmock.testing import MockServer
 
 
@@ -40,3 +46,18 @@ def test_closing_the_proxy_ends_its_checker(upstream: MockServer) -> None:
         assert proxy.post([video_task()]).status_code == 200
         checker = proxy.app.checker
     assert not checker.alive
+
+
+def test_the_queue_is_bounded_in_bytes_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checker_module, "QUEUE_BYTES", 64)
+    drift = DriftLog()
+    checker = Checker(default_validator().documents, drift)
+    try:
+        checker.put(Answered("rest", None, 200, b'{"data": []}' * 8, time.time()))  # 96 bytes
+        assert drift.unchecked == 1
+        checker.put(Answered("rest", None, 200, b'{"data": [1]}', time.time()))  # checked
+        assert checker.join(10)
+        assert drift.unchecked == 1
+        assert drift.snapshot()["byRule"]["response-schema"] == 1
+    finally:
+        checker.close()
