@@ -99,6 +99,7 @@ def size(headers: list[list[str]]) -> int:
 def test_no_key_in_any_header_reaches_the_journal_or_the_data_dir(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     keys: list[str] = []
+    plain: list[str] = []  # header texts sent with no key in them: kept as they are
     with MockServer(latency=0, data_dir=data_dir) as mock:
 
         @settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
@@ -106,6 +107,12 @@ def test_no_key_in_any_header_reaches_the_journal_or_the_data_dir(tmp_path: Path
         def exchange(plant: tuple[dict[str, str], list[str]]) -> None:
             headers, secrets = plant
             keys.extend(secrets)
+            plain.extend(
+                text
+                for pair in headers.items()
+                for text in pair
+                if not any(secret in text for secret in secrets)
+            )
             newest = entries(mock.base_url)
             since = newest[-1]["id"] if newest else 0
             sent = {**headers, "Content-Type": "application/json"}
@@ -135,6 +142,8 @@ def test_no_key_in_any_header_reaches_the_journal_or_the_data_dir(tmp_path: Path
         assert any(path.name.endswith("-wal") for path in files)
         stored = b"".join(path.read_bytes() for path in files)
     for key in keys:
+        if any(key in text for text in plain):
+            continue  # another example sent it as plain text (Hypothesis reuses values)
         assert_nowhere(key, "the journal", everything)
         assert_nowhere(key, "the data dir", stored)
 
