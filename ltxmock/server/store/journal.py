@@ -59,30 +59,25 @@ class JournalTable:
 
     def entries(self, *, keep: int, since: int = 0, limit: int | None = None) -> list[JournalEntry]:
         """Entries with an id above ``since`` among the newest ``keep``, oldest first
-        (the newest ``limit`` of those)."""
-        shards = self._engine.all_shards()
-        newest: list[int] = []
-        for shard in shards:
-            with self._engine.reading(shard) as conn:
-                newest += [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT id FROM journal ORDER BY id DESC LIMIT ?", (keep + 1,)
-                    )
-                ]
-        if len(newest) > keep:  # older than the newest ``keep`` of all shards: dropped
-            since = max(since, sorted(newest, reverse=True)[max(keep, 0)])
-        take = -1 if limit is None else limit
+        (the newest ``limit`` of those).
+
+        Ids order entries across shards, so the entries above ``since`` are the
+        newest ones, and those among the newest ``keep`` are simply the newest
+        ``keep`` of them: each shard gives its newest ``n`` above ``since``, and
+        the newest ``n`` of all are kept. A reader that is up to date (a
+        dashboard asking what is new) reads nothing.
+        """
+        take = max(keep, 0) if limit is None else max(min(limit, keep), 0)
+        if take == 0:
+            return []
         rows: list[tuple[Any, ...]] = []
-        for shard in shards:
+        for shard in self._engine.all_shards():
             with self._engine.reading(shard) as conn:
                 rows += conn.execute(
                     "SELECT * FROM journal WHERE id > ? ORDER BY id DESC LIMIT ?", (since, take)
                 ).fetchall()
         rows.sort(key=lambda row: int(row[0]), reverse=True)
-        if limit is not None:
-            rows = rows[:limit]
-        return [entry_of_row(row) for row in reversed(rows)]
+        return [entry_of_row(row) for row in reversed(rows[:take])]
 
     def clear(self) -> None:
         for shard in self._engine.all_shards():

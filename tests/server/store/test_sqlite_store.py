@@ -627,6 +627,37 @@ def test_journal_entries_of_two_shards_come_back_in_time_order(writers: list[int
                 store.close()
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    writers=st.lists(st.sampled_from([0, 1]), min_size=1, max_size=10),
+    keep=st.integers(0, 12),
+    limit=st.none() | st.integers(0, 12),
+    cursor=st.integers(-1, 10),
+)
+def test_journal_pages_across_shards_are_those_of_one_list(
+    writers: list[int], keep: int, limit: int | None, cursor: int
+) -> None:
+    # The model: every entry in one list in time order; the newest ``keep`` of it,
+    # those after the cursor, the newest ``limit`` of those.
+    with tempfile.TemporaryDirectory() as folder:
+        pair = [SqliteStore(Path(folder) / DB) for _ in range(2)]
+        try:
+            for writer in writers:
+                journal(pair[writer], str(uuid.uuid4()))
+            ids = [e.id or 0 for e in pair[0].journal.entries(keep=1000)]
+            assert ids == sorted(ids)
+            assert len(ids) == len(writers)
+            since = ids[cursor] if 0 <= cursor < len(ids) else 0
+            kept = [i for i in (ids[-keep:] if keep else []) if i > since]
+            expected = kept if limit is None else (kept[-limit:] if limit else [])
+            for store in pair:
+                found = store.journal.entries(keep=keep, since=since, limit=limit)
+                assert [e.id for e in found] == expected
+        finally:
+            for store in pair:
+                store.close()
+
+
 @settings(max_examples=20, deadline=None)
 @given(adders=st.lists(st.sampled_from([0, 1, 2]), min_size=1, max_size=10))
 def test_ids_carry_their_shard(adders: list[int]) -> None:
