@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from playwright.sync_api import expect
+from support.receiver import Receiver
 from support.server import API_KEY, LiveServer, video_task
 from websockets.sync.client import connect
 
@@ -100,8 +99,8 @@ def test_a_task_is_seen_processing_before_it_succeeds(page: Any, live: MockServe
 
 
 def test_a_websocket_submit_and_its_webhook_are_shown(page: Any, live: MockServer) -> None:
-    with Sink() as sink:
-        task = video_task(webhookURL=f"{sink.url}/hook")
+    with Receiver() as sink:
+        task = video_task(webhookURL=f"{sink.base}/hook")
         with connect(live.base_url.replace("http", "ws", 1) + "/v1") as ws:
             ws.send(json.dumps([{"taskType": "authentication", "apiKey": API_KEY}]))
             ws.recv(timeout=10)
@@ -118,40 +117,10 @@ def test_a_websocket_submit_and_its_webhook_are_shown(page: Any, live: MockServe
         expect(deliveries.first).to_contain_text("1 attempt")
         deliveries.first.locator("summary").click()
         expect(deliveries.first.locator("ol li")).to_contain_text("200: delivered")
-        assert sink.bodies
-        assert sink.bodies[0]["taskUUID"] == task["taskUUID"]
-
-
-class Sink:
-    """A webhook receiver on a loopback port: answers 200 and keeps what it got."""
-
-    def __init__(self) -> None:
-        self.bodies: list[Any] = []
-        bodies = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length) or b"null")
-                bodies.append(body.get("data", [body])[0] if isinstance(body, dict) else body)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Sink:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        assert sink.requests
+        body = json.loads(sink.requests[0].body or b"null")
+        item = body.get("data", [body])[0] if isinstance(body, dict) else body
+        assert item["taskUUID"] == task["taskUUID"]
 
 
 def test_a_balance_set_on_the_page_is_spent_down_to_zero_then_refused(

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from server.core.test_deliveries import Receiver
+from support.receiver import Receiver
 from support.renders import FAKE_SIZE, FakeEncoder, fake_bytes
 from support.server import FAST_DELIVERIES, MockClient, video_task
 

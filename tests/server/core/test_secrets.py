@@ -20,11 +20,8 @@ import sqlite3
 import string
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +29,7 @@ import pytest
 import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from support.receiver import Receiver
 from support.server import API_KEY, FakeClock, MockClient, auth_element, video_task
 from websockets.sync.client import connect
 
@@ -385,42 +383,6 @@ def test_websocket_sessions_resume_only_for_their_own_key() -> None:
 OUTSIDE = b"the host's private file, not a video\n" * 50
 
 
-class Bucket:
-    """An upload target on 127.0.0.1 that keeps the body of every PUT."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        bodies = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:
-                bodies.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/bucket/v.mp4"
-
-    def __enter__(self) -> Bucket:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def wait(self, timeout: float = 60.0) -> bytes:
-        deadline = time.monotonic() + timeout
-        while not self.bodies:
-            assert time.monotonic() < deadline, "no upload arrived"
-            time.sleep(0.02)
-        return self.bodies[0]
-
-
 @pytest.fixture
 def lazy(tmp_path: Path, clock: FakeClock) -> MockClient:
     config = MockConfig(
@@ -516,15 +478,15 @@ def test_an_upload_never_sends_a_linked_file(
         return opening(self, row)
 
     monkeypatch.setattr(Renders, "open_file", swap_once_then_open)
-    with Bucket() as bucket:
-        task = video_task(uploadEndpoint=bucket.url)
+    with Receiver() as bucket:
+        task = video_task(uploadEndpoint=f"{bucket.base}/bucket/v.mp4")
         lazy.submit(task)
         clock.advance(3)
-        put = bucket.wait()
+        put = bucket.wait(1)[0].body
         lazy.service.close()
     [path] = swaps
     assert OUTSIDE[:20] not in put
-    assert len(bucket.bodies) == 1
+    assert len(bucket.requests) == 1
     assert put == path.read_bytes()
     assert not path.is_symlink()
     assert outside.read_bytes() == OUTSIDE
