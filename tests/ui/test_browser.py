@@ -110,7 +110,7 @@ def test_a_websocket_submit_and_its_webhook_are_shown(page: Any, live: MockServe
         expect(page.locator("#request-list li .what").first).to_have_text("WebSocket /v1")
         row = page.locator(f'#task-rows tr[data-task="{task["taskUUID"]}"]')
         expect(row).to_have_attribute("data-status", "success", timeout=WAIT)
-        deliveries = row.locator(".deliveries li")
+        deliveries = row.locator(".deliveries > li")
         expect(deliveries).to_have_count(1, timeout=WAIT)
         expect(deliveries.first.locator(".badge")).to_have_text("delivered", timeout=WAIT)
         expect(deliveries.first).to_contain_text("webhook #0")
@@ -171,7 +171,7 @@ def test_a_captured_webhook_shows_its_body_read_with_the_admin_token(page: Any) 
         page.get_by_role("button", name="Use token").click()
         row = page.locator(f'#task-rows tr[data-task="{task["taskUUID"]}"]')
         expect(row).to_have_attribute("data-status", "success", timeout=WAIT)
-        delivery = row.locator(".deliveries li").first
+        delivery = row.locator(".deliveries > li").first
         expect(delivery.locator(".badge")).to_have_text("captured", timeout=WAIT)
         expect(delivery).to_contain_text("captured, not sent: application/json")
         [captured] = server.service.deliveries.to_json(task["taskUUID"], state="captured")
