@@ -152,14 +152,16 @@ class Checker:
             job = self._queue.get()
             try:
                 self._jobs.send(job)
+                sent = True
             except (OSError, ValueError):  # the process is gone
                 self._gone()
-                if job is not None and not isinstance(job, Join):
-                    self.drift.skipped()
+                sent = False
             if job is None:
                 return
             if not isinstance(job, Join):
-                self._sent_off(len(job))
+                self._sent_off(len(job))  # off the queue's bytes, sent or not
+                if not sent:
+                    self.drift.skipped()
 
     def _sent_off(self, size: int) -> None:
         with self._lock:

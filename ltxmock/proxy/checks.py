@@ -27,7 +27,7 @@ from ltxmock.validators import ModelDocument
 
 from .cassette import MAX_OPEN_TASKS, CassetteWriter, cassette_path
 from .contract import Contract
-from .drift import VIDEO_INFERENCE, Drift, Rules
+from .drift import VIDEO_INFERENCE, Drift, Rules, tasks_of
 
 log = logging.getLogger("ltxmock.proxy")
 
@@ -118,7 +118,7 @@ class Checks:
                 for problem in self.contract.check_request(job.body)
             ]
         if self.recorder is not None:
-            for task in _tasks(job.body):
+            for task in tasks_of(job.body):
                 if task.get("taskType") == VIDEO_INFERENCE:
                     self.recorder.submit(task, at=job.at, transport=job.transport)
         return drifts
@@ -144,7 +144,7 @@ class Checks:
         errors = [i for i in payload.get("errors") or [] if isinstance(i, Mapping)]
         submitted = {
             t["taskUUID"].lower()
-            for t in _tasks(job.request)
+            for t in tasks_of(job.request)
             if t.get("taskType") == VIDEO_INFERENCE and isinstance(t.get("taskUUID"), str)
         }
         if job.transport == "rest" and job.status >= 400 and submitted and not data:
@@ -229,12 +229,6 @@ class Checks:
             return
         event = {"event": "media", "videoUUID": video, "file": f"media/{target.name}"}
         recorder.add(uuid, event, at=at)
-
-
-def _tasks(body: Any) -> list[Mapping[str, Any]]:
-    if isinstance(body, Mapping):
-        body = [body]
-    return [t for t in body if isinstance(t, Mapping)] if isinstance(body, list) else []
 
 
 def serve_checks(

@@ -81,7 +81,7 @@ class Rules:
     def sent(self, body: Any) -> None:
         """A request was forwarded: remember its submits."""
         with self._lock:
-            for task in _tasks(body):
+            for task in tasks_of(body):
                 if task.get("taskType") == VIDEO_INFERENCE and isinstance(
                     task.get("taskUUID"), str
                 ):
@@ -106,7 +106,7 @@ class Rules:
             return found  # not JSON: the schema check reports it
         data = [i for i in payload.get("data") or [] if isinstance(i, Mapping)]
         errors = [i for i in payload.get("errors") or [] if isinstance(i, Mapping)]
-        sent = _tasks(request)
+        sent = tasks_of(request)
         with self._lock:
             self._check_acks(sent, data, errors, status, transport, drift)
             self._check_results(data, errors, drift)
@@ -220,7 +220,8 @@ class Rules:
                 )
 
 
-def _tasks(body: Any) -> list[Mapping[str, Any]]:
+def tasks_of(body: Any) -> list[Mapping[str, Any]]:
+    """The tasks of a request body: a task array, or one task (a WebSocket frame)."""
     if isinstance(body, Mapping):
         body = [body]
     return [t for t in body if isinstance(t, Mapping)] if isinstance(body, list) else []
