@@ -4,47 +4,27 @@ proxy with recording on (REST and WebSocket), then completes the same task again
 
 from __future__ import annotations
 
-import asyncio
-import importlib.metadata
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.proxy import proxy_to
+from support.sdk import run_sdk, runware_sdk
 from support.server import API_KEY, LiveServer, video_task
 
 from ltxmock.testing import MockServer
 
 pytestmark = [pytest.mark.sdk, pytest.mark.slow]
 
-SDK_VERSION = "1.8.0"
-
 
 @pytest.fixture(scope="module")
 def runware() -> Any:
-    try:
-        installed = importlib.metadata.version("runware-sdk")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip(f"runware-sdk is not installed (pip install runware-sdk=={SDK_VERSION})")
-    if installed != SDK_VERSION:
-        pytest.skip(f"runware-sdk {installed} is installed; these tests pin {SDK_VERSION}")
-    import runware
-
-    return runware
+    return runware_sdk()
 
 
 def run(runware: Any, transport: str, url: str, params: dict[str, Any]) -> Any:
-    async def go() -> Any:
-        async with runware.Runware(
-            api_key=API_KEY,
-            transport=transport,
-            http_base_url=url,
-            ws_base_url=url.replace("http://", "ws://"),
-        ) as client:
-            return await client.run(params)
-
-    return asyncio.run(go())
+    return run_sdk(runware, url, params, transport=transport)
 
 
 @pytest.mark.parametrize("transport", ["rest", "websocket"])

@@ -3,22 +3,16 @@ prompt directive that fails the task, and credits that run out (402)."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.sdk import exchanges_naming, run_sdk, runware_sdk
 from support.server import LiveServer, new_uuid
 
 pytestmark = [pytest.mark.sdk, pytest.mark.slow]
 
-runware: Any = pytest.importorskip("runware", reason="runware-sdk is not installed")
-if (
-    not hasattr(runware, "RunwareError")
-    or "transport" not in inspect.signature(runware.SDKConfig).parameters
-):  # pragma: no cover - depends on the environment
-    pytest.skip("the importable `runware` is not runware-sdk 1.8.0", allow_module_level=True)
+runware = runware_sdk()
 
 BROKE_KEY = "broke-key-0123456789"
 TASK = {
@@ -38,32 +32,11 @@ def live() -> Iterator[LiveServer]:
 
 
 def run(live: LiveServer, params: dict[str, Any], key: str, transport: str = "rest") -> Any:
-    async def go() -> Any:
-        async with runware.Runware(
-            api_key=key,
-            transport=transport,
-            http_base_url=live.url,
-            ws_base_url=live.url.replace("http://", "ws://"),
-            max_retries=3,
-        ) as client:
-            return await client.run(params)
-
-    return asyncio.run(go())
+    return run_sdk(runware, live.url, params, key=key, transport=transport, max_retries=3)
 
 
 def submits_of(live: LiveServer, task_uuid: str) -> list[dict[str, Any]]:
-    entries = live.admin("GET", "/requests").json()["requests"]
-    return [
-        e
-        for e in entries
-        if isinstance(e["request"], list)
-        and any(
-            isinstance(t, dict)
-            and t.get("taskUUID") == task_uuid
-            and t.get("taskType") == "videoInference"
-            for t in e["request"]
-        )
-    ]
+    return exchanges_naming(live, task_uuid, task_type="videoInference")
 
 
 @pytest.mark.parametrize("transport", ["rest", "websocket"])

@@ -8,25 +8,16 @@ the SDK's bundled registry), ``validate`` left off.
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.sdk import exchanges_naming, run_sdk, runware_sdk
 from support.server import API_KEY, LiveServer, new_uuid
 
 pytestmark = [pytest.mark.sdk, pytest.mark.slow]
 
-runware: Any = pytest.importorskip("runware", reason="runware-sdk is not installed")
-if (
-    not hasattr(runware, "RunwareError")
-    or "transport" not in inspect.signature(runware.SDKConfig).parameters
-):  # pragma: no cover - depends on the environment
-    pytest.skip(
-        "the importable `runware` is not runware-sdk 1.8.0 (the legacy `runware` package "
-        "installs the same import name)",
-        allow_module_level=True,
-    )
+runware = runware_sdk()
 
 LTX_FAST_1080P = {
     "taskType": "videoInference",
@@ -46,28 +37,14 @@ def live() -> Iterator[LiveServer]:
 
 
 def run(live: LiveServer, params: dict[str, Any], transport: str = "rest") -> list[dict[str, Any]]:
-    async def go() -> list[dict[str, Any]]:
-        async with runware.Runware(
-            api_key=API_KEY,
-            transport=transport,
-            http_base_url=live.url,
-            ws_base_url=live.url.replace("http://", "ws://"),
-            max_retries=3,
-        ) as client:
-            results: list[dict[str, Any]] = await client.run(params)
-            return results
-
-    return asyncio.run(go())
+    results: list[dict[str, Any]] = run_sdk(
+        runware, live.url, params, transport=transport, max_retries=3
+    )
+    return results
 
 
 def exchanges_for(live: LiveServer, task_uuid: str) -> list[dict[str, Any]]:
-    entries = live.admin("GET", "/requests").json()["requests"]
-    return [
-        e
-        for e in entries
-        if isinstance(e["request"], list)
-        and any(isinstance(t, dict) and t.get("taskUUID") == task_uuid for t in e["request"])
-    ]
+    return exchanges_naming(live, task_uuid)
 
 
 def test_the_sdk_generates_a_1080p_6s_video_with_its_cost(live: LiveServer) -> None:

@@ -9,45 +9,22 @@ registry (without it the SDK asks schemas.runware.ai); ``validate`` stays off.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib.metadata
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.sdk import runware_sdk
 from support.server import API_KEY, video_task
 
 from ltxmock.testing import MockServer
 
 pytestmark = pytest.mark.sdk
 
-SDK_VERSION = "1.8.0"
-
-
-def _sdk() -> Any:
-    try:
-        installed = importlib.metadata.version("runware-sdk")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip(f"runware-sdk is not installed (pip install runware-sdk=={SDK_VERSION})")
-    if installed != SDK_VERSION:
-        pytest.skip(f"runware-sdk {installed} is installed; these tests pin {SDK_VERSION}")
-    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-        legacy = importlib.metadata.version("runware")
-        # Same import name: whichever pip installed last overwrote the other's files.
-        pytest.fail(
-            f"the legacy SDK runware {legacy} is installed next to runware-sdk, and both "
-            "write the 'runware' package: uninstall it (test_ws_sdk_legacy.py runs it "
-            "from a venv of its own)"
-        )
-    import runware
-
-    return runware
-
 
 @pytest.fixture(scope="module")
 def runware() -> Any:
-    return _sdk()
+    return runware_sdk()
 
 
 @pytest.fixture(scope="module")
