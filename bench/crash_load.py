@@ -42,7 +42,7 @@ from typing import Any
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import API_KEY, TYPICAL_TASK, free_port
+from _common import API_KEY, TYPICAL_TASK, free_port, ltxmock_command
 
 POLL_BATCH = 10  # serve's default --max-tasks-per-request
 
@@ -94,19 +94,15 @@ class Server:
 
     def __init__(self, port: int, data_dir: Path, workers: int, latency: float) -> None:
         self.port = port
-        self.command = [
-            sys.executable,
-            "-c",
-            "import sys; from ltxmock.cli import main; sys.exit(main())",
-            "serve",
+        self.command = ltxmock_command(
+            port,
             "--host", "127.0.0.1",
-            "--port", str(port),
             "--latency", str(latency),
             "--workers", str(workers),
             "--data-dir", str(data_dir),
             "--api-key", API_KEY,
             "--render-mode", "lazy",  # the lifecycle and the store, not the encoder
-        ]  # fmt: skip
+        )  # fmt: skip
         self.log = data_dir / "serve.log"
         self.process: subprocess.Popen[bytes] | None = None
 

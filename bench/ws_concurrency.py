@@ -45,7 +45,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import API_KEY, TYPICAL_TASK, free_port
+from _common import API_KEY, TYPICAL_TASK, free_port, ltxmock_command
 
 TASK = {**TYPICAL_TASK, "includeCost": True, "deliveryMethod": "async"}
 # TCP states in /proc/net/tcp that mean the server still holds a connection.
@@ -300,13 +300,9 @@ def serve(*, latency: float, workers: int = 1, startup_timeout: float = 30.0) ->
     """A real ``ltxmock serve`` process on a free port; yields the port."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="ltxmock-bench-") as data_dir:
-        command = [
-            sys.executable,
-            "-c",
-            "import sys; from ltxmock.cli import main; sys.exit(main())",
-            "serve",
+        command = ltxmock_command(
+            port,
             "--host", "127.0.0.1",
-            "--port", str(port),
             "--latency", str(latency),
             "--workers", str(workers),
             "--data-dir", data_dir,
@@ -314,7 +310,7 @@ def serve(*, latency: float, workers: int = 1, startup_timeout: float = 30.0) ->
             # This measures sockets and the task lifecycle; rendering 200 videos would
             # only measure the encoder (bench/render_pipeline.py does that).
             "--render-mode", "lazy",
-        ]  # fmt: skip
+        )  # fmt: skip
         log_path = Path(data_dir) / "serve.log"
         with log_path.open("wb") as server_log:
             process = subprocess.Popen(command, stdout=server_log, stderr=subprocess.STDOUT)

@@ -6,29 +6,15 @@ arrives at least once; no traceback in the server log."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
-
-BENCH = Path(__file__).parents[2] / "bench" / "crash_load.py"
-
-
-def load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("crash_load_bench", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+from support.bench import load_bench
 
 
 @pytest.mark.slow
 def test_kill_9_in_the_middle_loses_no_acked_task_and_no_webhook(tmp_path: Path) -> None:
-    bench = load_bench()
+    bench = load_bench("crash_load.py")
     result = bench.run(
         clients=8,
         tasks=400,
