@@ -31,7 +31,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support.server import LiveServer, assert_runware_shaped, get_response, video_task
+from support.server import (
+    LiveServer,
+    assert_runware_shaped,
+    get_response,
+    masked_text,
+    video_task,
+)
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -345,16 +351,3 @@ def test_a_client_that_floods_pings_and_never_reads_is_cut_off_not_buffered(
                 pushed_back = True
         assert pushed_back, f"{sent} frames read in 30 s with no pong read: no push-back"
     assert_serving(server)
-
-
-def masked_text(payload: bytes) -> bytes:
-    """One masked text frame (clients must mask), built by hand."""
-    mask = b"\x01\x02\x03\x04"
-    size = len(payload)
-    if size < 126:
-        header = bytes([0x81, 0x80 | size])
-    elif size < 1 << 16:
-        header = bytes([0x81, 0x80 | 126]) + size.to_bytes(2, "big")
-    else:
-        header = bytes([0x81, 0x80 | 127]) + size.to_bytes(8, "big")
-    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))

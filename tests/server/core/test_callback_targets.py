@@ -6,14 +6,14 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from support.server import MockClient, delivery_mock, video_task
+from support.server import MockClient, delivery_mock, video_task, wait_for
 
 from ltxmock.server import MockConfig
 from ltxmock.server.core.callback_targets import (
@@ -188,19 +188,12 @@ def listener() -> Iterator[Listener]:
     running.close()
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def test_a_connection_that_reached_the_mock_is_closed_unsent(listener: Listener) -> None:
     own = OwnAddress(frozenset(), frozenset({listener.port}))  # no name rule: only the peer's
     for host in ("127.0.0.1", "localhost"):  # localhost: whatever the resolver answers
         with pytest.raises(TargetRefusedError, match="the mock itself"):
             send("POST", f"http://{host}:{listener.port}/x", b"{}", {}, timeout=2, own=own)
-    wait_for(lambda: len(listener.received) >= 2)
+    wait_for(lambda: len(listener.received) >= 2, timeout=30)
     assert set(listener.received) == {b""}  # connected, then closed before a byte
     other = OwnAddress(frozenset(), frozenset({listener.port + 1 if listener.port < 65535 else 1}))
     status, error = send(
@@ -224,7 +217,7 @@ def settled(client: MockClient, task_uuid: str, count: int) -> list[dict[str, An
         rows = client.service.deliveries.all(task_uuid)
         return len(rows) == count and all(d.state != "pending" for d in rows)
 
-    wait_for(done)
+    wait_for(done, timeout=30)
     deliveries: list[dict[str, Any]] = client.admin("GET", f"/deliveries?task={task_uuid}").body[
         "deliveries"
     ]

@@ -6,22 +6,15 @@ import json
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.receiver import Receiver
-from support.server import LiveServer, MockClient, delivery_mock, video_task
+from support.server import LiveServer, MockClient, delivery_mock, video_task, wait_for
 
 from ltxmock.server.core import deliveries
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 @pytest.fixture

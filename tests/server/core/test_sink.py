@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.server import MockClient, delivery_mock, video_task
+from support.server import MockClient, delivery_mock, video_task, wait_for
 
 from ltxmock.server.core.callback_targets import is_sink
 
@@ -65,13 +64,6 @@ def test_ordinary_names_are_not_a_sink(subs: list[str], tld: str) -> None:
 )
 def test_loopback_lookalikes_and_other_schemes_are_not_a_sink(url: str) -> None:
     assert not is_sink(url)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 @pytest.fixture

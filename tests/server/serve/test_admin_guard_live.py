@@ -4,13 +4,12 @@ workers, admin routes bridged to Flask), the banner's exposure warning and the C
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
 import requests
-from support.server import LiveServer, get_response, video_task
+from support.server import LiveServer, get_response, video_task, wait_for
 
 from ltxmock.server import MockConfig
 from ltxmock.server.serve import cli, workers
@@ -23,13 +22,6 @@ TOKEN = "live-t0ken-5f2a"
 def server() -> Iterator[LiveServer]:
     with LiveServer("--workers", "2", latency=0.2) as live:
         yield live
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def pollable(server: LiveServer, task_uuid: str) -> bool:
@@ -84,7 +76,10 @@ def test_a_webhook_at_the_mocks_own_reset_does_not_reset_it(server: LiveServer) 
         rows: list[dict[str, Any]] = server.admin("GET", "/deliveries").json()["deliveries"]
         return [d for d in rows if d["task_uuid"] in {t["taskUUID"] for t in tasks}]
 
-    wait_for(lambda: len(deliveries()) == 3 and all(d["state"] != "pending" for d in deliveries()))
+    wait_for(
+        lambda: len(deliveries()) == 3 and all(d["state"] != "pending" for d in deliveries()),
+        timeout=30,
+    )
     for delivery in deliveries():
         assert (delivery["state"], delivery["attempts"]) == ("failed", 0)
         assert "is the mock itself" in delivery["last_error"]

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from support.server import API_KEY as KEY
-from support.server import WsgiServer, get_response, video_task
+from support.server import WsgiServer, get_response, masked_text, video_task
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -377,19 +377,6 @@ def raw_upgrade(port: int) -> socket.socket:
     )
     assert sock.recv(4096).startswith(b"HTTP/1.1 101")
     return sock
-
-
-def masked_text(payload: bytes) -> bytes:
-    """One client-to-server text frame (clients must mask)."""
-    mask = os.urandom(4)
-    size = len(payload)
-    if size < 126:
-        header = bytes([0x81, 0x80 | size])
-    elif size < 1 << 16:
-        header = bytes([0x81, 0x80 | 126]) + size.to_bytes(2, "big")
-    else:
-        header = bytes([0x81, 0x80 | 127]) + size.to_bytes(8, "big")
-    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 @pytest.mark.ltxmock(ws_idle_timeout=0.3)
