@@ -32,7 +32,7 @@ from ltxmock.server.core.decoding import decode_json
 from ltxmock.server.core.errors import ApiError, error_item
 from ltxmock.server.core.reply import Reply
 from ltxmock.server.http.request import REST_PATHS, parse_request
-from ltxmock.server.serve.asgi import read_body
+from ltxmock.server.serve.asgi import headers_of, read_body
 from ltxmock.validators import RequestValidator, default_validator
 
 from .checker import Checker
@@ -168,28 +168,22 @@ class ProxyApp:
     # -- HTTP ----------------------------------------------------------------------
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"], scope["method"]
-        headers = _headers(scope)
+        headers = headers_of(scope)
         if method == "POST" and path in REST_PATHS:
             await self._rest(scope, headers, receive, send)
         elif path in ("/__ltxmock/drift", "/__ltxmock/health"):
             if not _local_host(headers.get("host", ""), self.config.host):
-                await _send_json(
-                    send,
-                    403,
-                    _error(403, "forbidden", "the proxy's admin API answers local hosts only"),
+                await _send_error(
+                    send, 403, "forbidden", "the proxy's admin API answers local hosts only"
                 )
             elif method != "GET":
-                await _send_json(
-                    send, 405, _error(405, "methodNotAllowed", f"{method} {path}: use GET")
-                )
+                await _send_error(send, 405, "methodNotAllowed", f"{method} {path}: use GET")
             elif path.endswith("health"):
                 await _send_json(send, 200, {"ok": True, "upstream": self.config.upstream})
             else:
                 await _send_json(send, 200, self.drift.snapshot())
         else:
-            await _send_json(
-                send, 404, _error(404, "notFound", f"{method} {path}: the proxy answers POST /v1")
-            )
+            await _send_error(send, 404, "notFound", f"{method} {path}: the proxy answers POST /v1")
 
     async def _rest(
         self, scope: Scope, headers: dict[str, str], receive: Receive, send: Send
@@ -224,20 +218,15 @@ class ProxyApp:
                 ]
                 encoding = answer.headers.get("content-encoding", "")
         except TimeoutError:
-            await _send_json(
+            await _send_error(
                 send,
                 504,
-                _error(
-                    504,
-                    "upstreamTimeout",
-                    f"the upstream did not answer within {self.config.timeout} s",
-                ),
+                "upstreamTimeout",
+                f"the upstream did not answer within {self.config.timeout} s",
             )
             return
         except aiohttp.ClientError as exc:
-            await _send_json(
-                send, 502, _error(502, "upstreamUnavailable", f"cannot reach the upstream: {exc}")
-            )
+            await _send_error(send, 502, "upstreamUnavailable", f"cannot reach the upstream: {exc}")
             return
         back.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": back})
@@ -359,12 +348,6 @@ class ProxyApp:
             await send({"type": "websocket.close", "code": 1000})
 
 
-def _headers(scope: Scope) -> dict[str, str]:
-    return {
-        name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
-    }
-
-
 def _raw_headers(scope: Scope) -> list[tuple[str, str]]:
     return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
 
@@ -389,8 +372,9 @@ def _decoded(body: bytes, encoding: str) -> bytes:
     return body
 
 
-def _error(status: int, code: str, message: str) -> dict[str, Any]:
-    return {"errors": [error_item(code, message)]}
+async def _send_error(send: Send, status: int, code: str, message: str) -> None:
+    """A Runware-shaped error answer of the proxy's own."""
+    await _send_json(send, status, {"errors": [error_item(code, message)]})
 
 
 async def _send_json(send: Send, status: int, payload: Any) -> None:

@@ -88,7 +88,7 @@ class AsgiMock:
 
     # -- POST /v1 ---------------------------------------------------------------
     async def _rest(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = _headers(scope)
+        headers = headers_of(scope)
         limit = self.config.max_body_bytes
         raw = await read_body(receive, headers, limit)
         if raw is None:
@@ -144,7 +144,7 @@ class AsgiMock:
         await send({"type": "websocket.accept"})
         loop = asyncio.get_running_loop()
         sock = LoopSocket(loop, send, send_timeout=self.config.ws_send_timeout)
-        headers = _headers(scope)
+        headers = headers_of(scope)
         threading.Thread(
             target=self.hub.serve,
             args=(sock,),
@@ -225,8 +225,9 @@ async def _drop(scope: Scope, send: Send, *, started: bool = False) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-def _headers(scope: Scope) -> dict[str, str]:
-    # Header names arrive lower-cased; a repeated header keeps its last value.
+def headers_of(scope: Scope) -> dict[str, str]:
+    """An HTTP scope's headers as text (names arrive lower-cased; a repeated header
+    keeps its last value)."""
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
 
 
