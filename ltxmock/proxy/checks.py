@@ -23,9 +23,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ltxmock.server.core import jsontext
+from ltxmock.server.core.cassette import MAX_OPEN_TASKS, CassetteWriter, cassette_path
 from ltxmock.validators import ModelDocument
 
-from .cassette import MAX_OPEN_TASKS, CassetteWriter, cassette_path
 from .contract import Contract
 from .drift import VIDEO_INFERENCE, Drift, Rules, tasks_of
 

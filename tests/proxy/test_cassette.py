@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support.server import video_task
 
-from ltxmock.proxy.cassette import (
+from ltxmock.server.core.cassette import (
     CassetteWriter,
     load_cassettes,
     match_key,

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ltxmock.proxy.cassette import Cassette, load_cassettes, match_key
 from ltxmock.validators import RequestValidator
 
 from .auth import AUTHENTICATION, authenticate
+from .cassette import Cassette, load_cassettes, match_key
 from .errors import ApiError, ErrorItem, error_item
 from .reply import Reply
 from .request import ApiRequest

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from support.server import API_KEY, FakeClock, MockClient, get_response, new_uuid, video_task
 
-from ltxmock.proxy.cassette import CassetteWriter
 from ltxmock.server import create_app
+from ltxmock.server.core.cassette import CassetteWriter
 
 
 def record(directory: Path, task: dict[str, Any], *, media: bool = False) -> str:

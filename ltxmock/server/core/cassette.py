@@ -1,5 +1,6 @@
 """The cassette format: one JSON Lines file per recorded task, written by the proxy's
-``--record DIR`` and read back by ``ltxmock serve --replay DIR`` (``server.core.replay``).
+``--record DIR`` (``proxy.checks``) and read back by ``ltxmock serve --replay DIR``
+(``replay``). It lives in the protocol core, which the proxy builds on.
 
 ``DIR/<taskUUID>.jsonl``, one event a line, times in seconds from the submit::
 
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from ltxmock.server.core.journal import redact
+from .journal import redact
 
 FORMAT = "ltxmock-cassette/1"
 QUERY_REDACTED = "?[redacted]"
