@@ -7,12 +7,16 @@ The rows of issue 13's table each have a test already; this module does not repe
 
 - 16 concurrent submits of one taskUUID, 4 workers: ``tests/server/serve/test_exactly_once.py``
 - 20,000 invalid tasks in one request: ``tests/server/serve/test_limits.py``
-- eager submits in a burst: issue 13 point 3 (render backlog, ``--media-budget``)
+- eager submits in a burst: ``tests/server/core/test_render_budget.py`` (the backlog
+  and ``--media-budget`` in process); the figures on a default ``serve`` are
+  ``bench/render_load.py``'s
 - ``/__ltxmock/reset`` as ``text/plain``, a foreign ``Origin``, any ``Host``; a
   ``webhookURL`` at the mock's own reset: ``tests/server/serve/test_admin_guard_live.py``;
   ``file://`` and ``gopher://`` targets: ``tests/server/core/test_callback_targets.py``
-- a 30 MB body from urllib or with ``Connection: close``; slow clients; one 64 MB
-  header: ``tests/server/serve/test_guard.py``
+- a body over the limit with ``Connection: close``, declared or chunked; headers or a
+  body that stop arriving; a body that keeps coming at a fair rate; one 64 MB header:
+  ``tests/server/serve/test_guard.py``; on this live ``serve``: a 30 MB body from
+  urllib and 60 slow clients (below)
 - ``"api\\u004bey"``, unquoted or single-quoted keys; a symlink in the media folder:
   ``tests/server/core/test_secrets.py``
 
@@ -24,9 +28,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -207,6 +214,64 @@ def test_many_connections_opened_and_dropped_mid_request_leave_it_serving(
         with socket.create_connection(("127.0.0.1", port_of(server)), timeout=5) as sock:
             sock.sendall(full[:cut])
     assert_serving(server)
+
+
+def test_a_30_mb_body_from_urllib_reads_the_413(server: LiveServer) -> None:
+    """urllib sends ``Connection: close`` and writes the whole body before reading: the
+    answer must wait for it to be read (and dropped), not reset the connection."""
+    body = b"[" + b" " * (30 * 1024 * 1024) + b"]"
+    request = urllib.request.Request(
+        server.base + "/v1",
+        data=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code == 413
+    assert_runware_shaped(413, json.loads(refused.value.read()))
+    assert_serving(server)
+
+
+SLOW_CLIENTS = 60
+
+
+def test_sixty_slow_clients_are_timed_out_while_others_are_served(server: LiveServer) -> None:
+    """30 clients trickle their headers and 30 their bodies, a byte every half second
+    each: every one gets a JSON 408 within serve's time (10 s, a body's grown by what
+    it sent), and the mock answers other clients all along."""
+    heads = (
+        b"POST /v1 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ",
+        b"POST /v1 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n[",
+    )
+    clients = [
+        socket.create_connection(("127.0.0.1", port_of(server)), timeout=5)
+        for _ in range(SLOW_CLIENTS)
+    ]
+    answered: dict[socket.socket, tuple[float, bytes]] = {}
+    try:
+        started = time.monotonic()
+        for n, client in enumerate(clients):
+            client.sendall(heads[n % 2])
+        while len(answered) < len(clients) and time.monotonic() - started < 25:
+            waiting = [c for c in clients if c not in answered]
+            readable, _, _ = select.select(waiting, [], [], 0.5)
+            for client in readable:
+                answered[client] = (time.monotonic() - started, client.recv(65536))
+            for client in waiting:
+                if client not in readable:
+                    with contextlib.suppress(OSError):
+                        client.sendall(b"a" if clients.index(client) % 2 == 0 else b" ")
+            assert_serving(server)  # others are served meanwhile
+    finally:
+        for client in clients:
+            client.close()
+    assert len(answered) == SLOW_CLIENTS, f"{SLOW_CLIENTS - len(answered)} never timed out"
+    for seconds, data in answered.values():
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408"), data[:200]
+        assert json.loads(body)["errors"][0]["code"] == "requestTimeout"
+        assert seconds < 15, seconds  # 10 s, and a body's fraction of a second earned
 
 
 # -- WebSocket frames ----------------------------------------------------------------------

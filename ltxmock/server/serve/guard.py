@@ -15,7 +15,9 @@ with ``(config, server_state, app_state, _loop)``; this one wraps the protocol
 * headers larger than ``max_header_bytes`` → a JSON 431, then close;
 * headers not complete ``header_timeout`` seconds after a request began (or
   after the connection opened) → a JSON 408, then close; a body not complete
-  ``body_timeout`` seconds after its headers → the same;
+  ``body_timeout`` seconds after its headers, plus a second per
+  ``body_min_rate`` bytes received (a large body on a slow link has its time,
+  a trickle does not) → the same;
 * bytes that are not HTTP → a JSON 400, then close;
 * when uvicorn closes a connection whose request body is still arriving, the
   rest is read and dropped first (at most ``linger_bytes`` for at most
@@ -47,7 +49,8 @@ from ltxmock.server.core.errors import CONNECT_DOCS, error_item
 class GuardLimits:
     max_header_bytes: int = 64 * 1024
     header_timeout: float = 10.0
-    body_timeout: float = 30.0
+    body_timeout: float = 10.0
+    body_min_rate: int = 64 * 1024  # bytes per second of a body that earn it more time
     linger_bytes: int = 64 * 1024 * 1024
     linger_timeout: float = 10.0
 
@@ -120,6 +123,8 @@ class GuardedProtocol(asyncio.Protocol):
         # that, a request's headers ended.
         self._ended = self._began_after_end = self._headers_done = False
         self._phase: str | None = None  # what the armed timer waits for
+        self._body_since = 0.0  # when the body phase began (loop time)
+        self._body_read = 0  # bytes read since then
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -181,7 +186,7 @@ class GuardedProtocol(asyncio.Protocol):
         elif self._in_headers:
             self._arm("headers")
         elif self._in_message:
-            self._arm("body")
+            self._arm_body(len(data))
         elif self._phase is not None:
             self._disarm()
         token = CONNECTION.set(self)
@@ -292,6 +297,22 @@ class GuardedProtocol(asyncio.Protocol):
         }[phase]
         self._phase = phase
         self._timer = self._loop.call_later(seconds, self._timed_out)
+
+    def _arm_body(self, received: int) -> None:
+        """Wait for the rest of a body: ``body_timeout``, plus a second per
+        ``body_min_rate`` bytes read meanwhile."""
+        if self._phase != "body":
+            self._body_since, self._body_read = self._loop.time(), 0
+            self._arm("body")
+            return
+        self._body_read += received
+        limits = self.limits
+        deadline = self._body_since + limits.body_timeout + self._body_read / limits.body_min_rate
+        timer = self._timer
+        # Re-armed in steps of a quarter of the base time: not a new timer per read.
+        if timer is not None and deadline - timer.when() >= limits.body_timeout / 4:
+            timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._timed_out)
 
     def _disarm(self) -> None:
         self._phase = None

@@ -25,6 +25,8 @@ from ltxmock.server.serve.threaded import ThreadedServer
 # machine the server itself can take a while to read a body.
 LIMITS = GuardLimits(max_header_bytes=4096, linger_timeout=10.0)
 IMPATIENT = GuardLimits(max_header_bytes=4096, header_timeout=0.5, body_timeout=0.5)
+# A body earns a second per 2,000 bytes received beyond its first half second.
+PACED = GuardLimits(header_timeout=5.0, body_timeout=0.5, body_min_rate=2000)
 MAX_BODY = 64 * 1024
 
 
@@ -45,6 +47,11 @@ def server() -> Iterator[ThreadedServer]:
 @pytest.fixture(scope="module")
 def impatient() -> Iterator[ThreadedServer]:
     yield from serving(IMPATIENT)
+
+
+@pytest.fixture(scope="module")
+def paced() -> Iterator[ThreadedServer]:
+    yield from serving(PACED)
 
 
 def connect(server: ThreadedServer) -> socket.socket:
@@ -154,6 +161,52 @@ def test_a_body_that_trickles_times_out_with_a_json_408(impatient: ThreadedServe
         status, _, body = read_response(conn)
         assert status == 408
         assert error_code(body) == "requestTimeout"
+
+
+def send_paced(conn: socket.socket, body: bytes, *, chunk: int, every: float) -> bool:
+    """Send a POST /v1 of ``body``, ``chunk`` bytes every ``every`` seconds, until the
+    server answers; True if the whole body was sent first."""
+    conn.sendall(
+        b"POST /v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {API_KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    )
+    conn.setblocking(False)
+    try:
+        for start in range(0, len(body), chunk):
+            time.sleep(every)
+            try:
+                if conn.recv(1, socket.MSG_PEEK):
+                    return False  # answered before the body was complete
+            except BlockingIOError:
+                pass
+            conn.sendall(body[start : start + chunk])
+    finally:
+        conn.setblocking(True)
+    return True
+
+
+def test_a_body_arriving_faster_than_the_minimum_rate_has_its_time(paced: ThreadedServer) -> None:
+    # 6,000 bytes at about 4,000 bytes a second: three times the base half second.
+    body = json.dumps([video_task()]).encode().ljust(6000)
+    with connect(paced) as conn:
+        started = time.monotonic()
+        assert send_paced(conn, body, chunk=400, every=0.1)
+        assert time.monotonic() - started > 3 * PACED.body_timeout
+        status, _, answer = read_response(conn)
+        assert status == 200, answer
+
+
+def test_a_body_that_keeps_trickling_is_cut_at_its_time(paced: ThreadedServer) -> None:
+    # 20 bytes a second earn a hundredth of a second each: the 408 comes long before
+    # the 5 s the body would take.
+    body = json.dumps([video_task()]).encode()[:100]
+    with connect(paced) as conn:
+        started = time.monotonic()
+        assert not send_paced(conn, body, chunk=1, every=0.05)
+        status, _, answer = read_response(conn)
+        assert status == 408
+        assert error_code(answer) == "requestTimeout"
+        assert time.monotonic() - started < 3
 
 
 def test_a_connection_that_never_sends_a_request_is_closed_without_an_answer(
