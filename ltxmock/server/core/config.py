@@ -52,6 +52,10 @@ class MockConfig:
     # SDK maps the taskNotFound code itself (200 is the other sensible choice).
     not_found_status: int = 404
     journal_limit: int = 1000
+    # The journal's text kept per process, at most (its oldest entries go first):
+    # an entry keeps up to ~136 KiB of excerpts, so the count alone bounds a
+    # shard only at ~136 MB.
+    journal_max_bytes: int = 16 * MIB
     # WebSocket (ws.py): close a socket after this long without a message, keep
     # a dropped session's undelivered frames for resume this long (both 120 s
     # in the real API), refuse larger messages, give up on a send to a peer
@@ -148,6 +152,7 @@ class MockConfig:
                 (self.max_error_items < 2, "max_error_items must be >= 2"),
                 (self.result_ttl < 1, "result_ttl must be positive"),
                 (self.journal_limit < 1, "journal_limit must be positive"),
+                (self.journal_max_bytes < 1, "journal_max_bytes must be positive"),
                 (self.ws_idle_timeout <= 0, "ws_idle_timeout must be > 0 seconds"),
                 (self.ws_resume_window < 0, "ws_resume_window must be >= 0 seconds"),
                 (self.ws_max_message_bytes < 1, "ws_max_message_bytes must be positive"),

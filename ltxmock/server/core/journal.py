@@ -1,7 +1,8 @@
 """The request journal: every exchange with the mock, for users' tests to assert on.
 
 Entries live in the store (shared by all workers) and are bounded to the
-newest ``MockConfig.journal_limit``. API keys never reach it: ``apiKey`` values
+newest ``MockConfig.journal_limit`` entries and ``journal_max_bytes`` of text
+per process. API keys never reach it: ``apiKey`` values
 are redacted in any body, parsed or not (a refused body is kept as its raw
 text: ``redact_text`` finds keys in it however the text spells them), and the
 values of credential headers (``Authorization``, ``Cookie``, ``X-Api-Key``, ...:
@@ -59,9 +60,12 @@ _PIECES = re.compile(r"[-_.:/+~]+")
 class Journal:
     """Record and read the exchanges (``service.journal``)."""
 
-    def __init__(self, table: JournalTable, *, limit: int = 1000) -> None:
+    def __init__(
+        self, table: JournalTable, *, limit: int = 1000, max_bytes: int = 16 << 20
+    ) -> None:
         self._table = table
         self.limit = limit
+        self.max_bytes = max_bytes
 
     def record(
         self,
@@ -101,6 +105,7 @@ class Journal:
             response_json=response_json,
             headers_json=headers_json,
             keep=self.limit,
+            keep_bytes=self.max_bytes,
         )
 
     def entries(self, *, since: int = 0, limit: int | None = None) -> list[JournalEntry]:
@@ -146,7 +151,13 @@ def _safe_json(value: Any, redaction: Redaction | None = None) -> str:
         and not redaction.echoed(text)
     ):
         return text  # the usual case: redact(value) == value
-    return jsontext.dumps(redaction.value(value))
+    kept = jsontext.dumps(redaction.value(value))
+    late = Redaction(redaction.found - set(redaction.known))
+    if late.known and late.echoed(kept):  # a key met after a text that echoes it
+        again = Redaction(set(redaction.known) | redaction.found)
+        kept = jsontext.dumps(again.value(value))
+        redaction.found |= again.found
+    return kept
 
 
 def excerpt(value: Any, text: str) -> Any:
@@ -209,13 +220,12 @@ def safe_headers(pairs: list[tuple[str, str]], redaction: Redaction) -> list[lis
         or _may_name_key(joined)
         or redaction.echoed(joined)
     ):
-        shown = [
-            [
-                redaction.string(name),
-                _hide_credential(v) if is_secret_header(name) else redaction.string(v),
-            ]
-            for name, v in first
-        ]
+        shown = _scrubbed(first, redaction)
+        late = Redaction(redaction.found - set(redaction.known))
+        if late.known and late.echoed(jsontext.dumps(shown)):  # a key met after its echo
+            again = Redaction(set(redaction.known) | redaction.found)
+            shown = _scrubbed(first, again)
+            redaction.found |= again.found
         size = sum(len(name) + len(value) for name, value in shown)
     if len(pairs) <= MAX_HEADERS and size <= MAX_HEADER_CHARS:
         return shown  # the usual case
@@ -229,6 +239,16 @@ def safe_headers(pairs: list[tuple[str, str]], redaction: Redaction) -> list[lis
     total = sum(len(name) + len(value) for name, value in pairs)
     note = f"{len(kept)} of {len(pairs)} headers kept, {total} characters in all"
     return [*kept, [CUT, note[:MARKER_ROOM]]]
+
+
+def _scrubbed(pairs: list[tuple[str, str]], redaction: Redaction) -> list[list[str]]:
+    return [
+        [
+            redaction.string(name),
+            _hide_credential(value) if is_secret_header(name) else redaction.string(value),
+        ]
+        for name, value in pairs
+    ]
 
 
 def prepared(headers: tuple[tuple[str, str], ...]) -> tuple[str, frozenset[str]]:
@@ -300,7 +320,7 @@ class Redaction:
             copy = {}
             for key, item in value.items():
                 name = self.string(key) if isinstance(key, str) else key
-                if isinstance(key, str) and key.lower() == "apikey" and item is not None:
+                if isinstance(key, str) and _names_key(key) and item is not None:
                     self._collect(item, depth)
                     copy[name] = REDACTED
                 else:
@@ -431,6 +451,13 @@ def _hide_values(text: str, found: set[str] | None) -> str:
             kept = end
         at = max(end, after.end())
     return "".join(pieces) + text[kept:] if pieces else text
+
+
+def _names_key(name: str) -> bool:
+    """Whether a member name is the key's, spelled plainly or with escapes in its text."""
+    return name.lower() == "apikey" or (
+        "\\" in name and _NAME.fullmatch(name) is not None and _may_name_key(name)
+    )
 
 
 def _may_name_key(text: str) -> bool:

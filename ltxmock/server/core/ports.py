@@ -142,9 +142,11 @@ class JournalTable(Protocol):
         request_json: str,
         response_json: str,
         keep: int,
+        keep_bytes: int,
         headers_json: str = "[]",
     ) -> None:
-        """Record one exchange, keeping about the newest ``keep``. ``headers_json``:
+        """Record one exchange, keeping about the newest ``keep``, and about the newest
+        ``keep_bytes`` of text of this process's entries. ``headers_json``:
         the request's headers as ``[[name, value], ...]`` (already redacted)."""
         ...
 

@@ -104,7 +104,9 @@ class MockService:
         self.scripts = ScriptBook(store.scripts)
         self.credits = CreditBook(store.credits, default=config.balance, secret=store.secret)
         self._key_faults = config.key_faults()
-        self.journal = Journal(store.journal, limit=config.journal_limit)
+        self.journal = Journal(
+            store.journal, limit=config.journal_limit, max_bytes=config.journal_max_bytes
+        )
         self._validator = validator
         self._last_purge = -math.inf
         self.results = Renders(config, store, lambda: self.validator)

@@ -16,6 +16,9 @@ from .engine import Engine
 from .shards import SHARD_LIMIT
 
 JOURNAL_TRIM_EVERY = 64  # journal inserts between deletions of the oldest entries
+# Text appended, as a share of the byte budget, between measurements of the shard's
+# total (a measurement reads every kept entry's length).
+MEASURE_EVERY_SHARE = 8
 
 
 class JournalTable:
@@ -24,6 +27,7 @@ class JournalTable:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._inserts = 0
+        self._unmeasured = 0  # characters appended since the total was last measured
 
     def append(
         self,
@@ -37,9 +41,11 @@ class JournalTable:
         request_json: str,
         response_json: str,
         keep: int,
+        keep_bytes: int,
         headers_json: str = "[]",
     ) -> None:
-        """Record one exchange; now and then drop all but the newest ``keep`` of the shard."""
+        """Record one exchange; now and then drop all but the newest ``keep`` of the
+        shard, and its oldest entries beyond ``keep_bytes`` of text."""
         with self._engine.write() as conn:
             shard = self._engine.own_shard()
             conn.execute(
@@ -55,6 +61,18 @@ class JournalTable:
                     "DELETE FROM journal WHERE id < "
                     "(SELECT id FROM journal ORDER BY id DESC LIMIT 1 OFFSET ?)",
                     (keep - 1,),
+                )
+            self._unmeasured += len(request_json) + len(response_json) + len(headers_json)
+            if self._unmeasured * MEASURE_EVERY_SHARE >= keep_bytes:
+                self._unmeasured = 0
+                # The newest entries whose running total fits stay (the newest one
+                # at least); the rest go.
+                conn.execute(
+                    "DELETE FROM journal WHERE id < COALESCE((SELECT MIN(id) FROM (SELECT id, "
+                    "SUM(length(request_json) + length(response_json) + length(headers_json)) "
+                    "OVER (ORDER BY id DESC) AS total FROM journal) WHERE total <= ?), "
+                    "(SELECT MAX(id) FROM journal))",
+                    (keep_bytes,),
                 )
 
     def entries(self, *, keep: int, since: int = 0, limit: int | None = None) -> list[JournalEntry]:

@@ -37,7 +37,11 @@ from ltxmock.server.http.app import service_of
 from ltxmock.server.store import SqliteStore
 from ltxmock.testing import MockServer
 
-SECRET = st.text(string.ascii_letters + string.digits, min_size=16, max_size=40)
+# A digit and a letter in each: Hypothesis also draws the code's own string constants,
+# and a "key" that is a word the mock writes itself (an error code) is no leak.
+SECRET = st.text(string.ascii_letters + string.digits, min_size=16, max_size=40).filter(
+    lambda key: any(c.isdigit() for c in key) and any(c.isalpha() for c in key)
+)
 # Header names and values as HTTP allows them (tokens; visible text and inner spaces).
 TOKEN = st.text(string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~", min_size=1, max_size=30)
 PRINTABLE = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
@@ -204,6 +208,34 @@ def test_a_refused_body_keeps_its_headers_and_a_key_echoed_in_the_body_is_hidden
     assert entry.status == 400
     assert ["x-trace", "t-1"] in entry.headers
     assert API_KEY not in json.dumps(entry.to_dict())  # known from the Bearer header
+
+
+LATE_KEY = "late-key-7f3a9c2e1b"
+
+
+def test_a_key_met_after_a_text_that_echoes_it_is_hidden_there_too(
+    client: MockClient, service: MockService
+) -> None:
+    # Headers, then the body, are read in order: in each, the echo comes before the
+    # member that says it is a key.
+    client.post(PING, key=None, headers={"X-Echo": LATE_KEY, "X-Note": f"apiKey={LATE_KEY}"})
+    body = [
+        {"taskType": "ping", "ping": True, "note": LATE_KEY},
+        {"taskType": "authentication", "apiKey": LATE_KEY},
+    ]
+    client.post(body, key=None)
+    in_headers, in_body = service.journal.entries()
+    assert ["x-echo", REDACTED] in in_headers.headers
+    for entry in (in_headers, in_body):
+        assert LATE_KEY not in json.dumps(entry.to_dict())
+
+
+def test_a_member_name_spelled_with_escapes_hides_its_value(
+    client: MockClient, service: MockService
+) -> None:
+    client.post([{"taskType": "authentication", "apik\\u0065y": LATE_KEY}], key=None)
+    [entry] = service.journal.entries()
+    assert LATE_KEY not in json.dumps(entry.to_dict())
 
 
 # -- the bounds --------------------------------------------------------------------------

@@ -52,7 +52,14 @@ def submit(store: SqliteStore, record: TaskRecord) -> None:
         journal(store, record.task_uuid)
 
 
-def journal(store: SqliteStore, task_uuid: str, *, keep: int = 1000) -> None:
+def journal(
+    store: SqliteStore, task_uuid: str, *, keep: int = 1000, keep_bytes: int = 1 << 30, pad: int = 0
+) -> int:
+    """Append an entry of ``task_uuid``; the characters of text it keeps."""
+    request_json = jsontext.dumps(
+        [{"taskType": "videoInference", "taskUUID": task_uuid, "positivePrompt": "x" * pad}]
+    )
+    response_json = jsontext.dumps({"data": []})
     store.journal.append(
         at=START,
         transport="rest",
@@ -60,10 +67,12 @@ def journal(store: SqliteStore, task_uuid: str, *, keep: int = 1000) -> None:
         path="/v1",
         status=200,
         fault=None,
-        request_json=jsontext.dumps([{"taskType": "videoInference", "taskUUID": task_uuid}]),
-        response_json=jsontext.dumps({"data": []}),
+        request_json=request_json,
+        response_json=response_json,
         keep=keep,
+        keep_bytes=keep_bytes,
     )
+    return len(request_json) + len(response_json) + len("[]")  # the headers' default
 
 
 @pytest.fixture
@@ -625,6 +634,34 @@ def test_journal_entries_of_two_shards_come_back_in_time_order(writers: list[int
         finally:
             for store in pair:
                 store.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pads=st.lists(st.integers(0, 6_000), min_size=1, max_size=60),
+    budget=st.integers(1, 40_000),
+)
+def test_the_journal_keeps_the_newest_entries_within_its_byte_budget(
+    pads: list[int], budget: int
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        store = SqliteStore(Path(folder) / DB)
+        try:
+            uuids = [str(uuid.uuid4()) for _ in pads]
+            size: dict[str, int] = {}
+            for task_uuid, pad in zip(uuids, pads, strict=True):
+                size[task_uuid] = journal(store, task_uuid, keep_bytes=budget, pad=pad)
+                kept = store.journal.entries(keep=1000)
+                # Measured when an eighth of the budget has been added: never an
+                # eighth over it (or over the one entry kept when it alone exceeds
+                # the budget), and the newest entry always stays.
+                total = sum(size[e.request[0]["taskUUID"]] for e in kept)
+                assert total < max(budget, *size.values()) + budget / 8
+                assert kept[-1].request[0]["taskUUID"] == task_uuid
+            names = [e.request[0]["taskUUID"] for e in store.journal.entries(keep=1000)]
+            assert names == uuids[len(uuids) - len(names) :]  # the newest, in order
+        finally:
+            store.close()
 
 
 @settings(max_examples=30, deadline=None)
