@@ -1,8 +1,11 @@
 """Schemathesis, an outside tool, against a live ``ltxmock serve``: every check, positive
 and negative cases, a fixed seed, more than 1,000 cases.
 
-The run must find nothing but the one failure RELIABILITY.md documents as the OpenAPI
-document's own fault (an empty task array: schema-valid, refused with 400). Webhook and
+The run must find nothing but the two failures RELIABILITY.md documents as the OpenAPI
+document's own faults: an empty task array and one longer than ``--max-tasks-per-request``
+(both schema-valid, both refused with 400; ``is_documented_fault``). The replayed
+taskUUIDs Schemathesis draws, answered ``conflictTaskUUID`` as the real API does, are
+kept out by a hook (``schemathesis_hooks.py``). Webhook and
 upload targets are held to a closed loopback port (``--callback-allow``), so the
 ``https://…`` URLs Schemathesis generates are refused at once, never contacted.
 """

@@ -8,7 +8,9 @@ Invariants, checked after every step over every task acked so far:
 - results never change once a task has ended;
 - one stored task per taskUUID (the store holds exactly the acked tasks);
 - costs add up: every result of a task with ``includeCost`` costs what the price table
-  says, and a task has ``numberResults`` of them.
+  says, and a task has ``numberResults`` of them; the key's balance (``balance``,
+  small enough to run out) has spent exactly what the acked tasks cost, and a submit
+  it cannot pay for is refused with 402 ``insufficientCredits`` and not stored.
 
 In process (Flask's test client on ``create_app``, a data dir of SQLite files), so a
 run of many steps takes seconds.
@@ -33,12 +35,14 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from support.server import FakeClock, MockClient, get_response, video_task
+from support.server import API_KEY, FakeClock, MockClient, get_response, video_task
 
 from ltxmock.server import MockConfig, create_app
 from ltxmock.server.core.cost import result_cost
+from ltxmock.server.core.credits import task_cost
 
 LATENCY = 2.0
+BALANCE = 15.0  # USD: runs out after about a dozen acked tasks, within a run
 ORDER = {"processing": 0, "success": 1, "error": 1}
 SIZES = [(1920, 1080), (2560, 1440), (3840, 2160)]
 
@@ -75,6 +79,7 @@ class SubmitPollRestart(RuleBasedStateMachine):
         self.failures_injected = 0
         self.armed_status: int | None = None  # a respond_with fault not yet spent
         self.restarts = 0
+        self.spent = 0.0  # what the acked tasks cost, by the model
 
     def open(self) -> MockClient:
         config = MockConfig(
@@ -83,6 +88,7 @@ class SubmitPollRestart(RuleBasedStateMachine):
             data_dir=self.data_dir,
             render_mode="lazy",
             max_tasks_per_request=200,  # the invariants poll every task at once
+            balance=BALANCE,
         )
         return MockClient(create_app(config))
 
@@ -106,7 +112,13 @@ class SubmitPollRestart(RuleBasedStateMachine):
         answer = self.post([task])
         if answer is None:
             return multiple()  # refused by an injected status: never acked
+        cost = task_cost(task)
+        if answer.status == 402:
+            assert [e["code"] for e in answer.errors] == ["insufficientCredits"], answer.body
+            assert round(BALANCE - self.spent, 4) < cost, f"refused with {self.spent} spent"
+            return multiple()
         assert answer.status == 200, answer.body
+        self.spent = round(self.spent + cost, 4)
         assert answer.data == [{"taskType": "videoInference", "taskUUID": task["taskUUID"]}]
         self.tasks[task["taskUUID"]] = task
         return task["taskUUID"]
@@ -208,6 +220,12 @@ class SubmitPollRestart(RuleBasedStateMachine):
         assert stored == len(self.tasks), f"{stored} stored for {len(self.tasks)} acked"
         ended_in_error = sum(1 for s in self.status.values() if s == "error")
         assert ended_in_error <= self.failures_injected
+
+    @invariant()
+    def the_balance_has_spent_what_the_acked_tasks_cost(self) -> None:
+        account = self.client.service.credits.account(API_KEY)
+        assert account.spent == self.spent, (account, self.spent)
+        assert account.balance == round(BALANCE - self.spent, 4), (account, self.spent)
 
 
 SubmitPollRestart.TestCase.settings = settings(

@@ -93,6 +93,7 @@ def test_racing_identical_submits_store_one_task_and_send_one_webhook(live: Live
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     try:
         hook = f"http://127.0.0.1:{sink.server_address[1]}/hook"
+        before = live.get("/__ltxmock/health").json()["tasks"]
         uuids = [str(uuid.uuid4()) for _ in range(10)]
         for task_uuid in uuids:
             task = video_task(taskUUID=task_uuid, webhookURL=hook)
@@ -106,5 +107,11 @@ def test_racing_identical_submits_store_one_task_and_send_one_webhook(live: Live
         pause.wait(1.0)  # room for a duplicate to arrive
         delivered = [b for b in _Sink.received if any(u.encode() in b for u in uuids)]
         assert sorted(u for u in uuids for b in delivered if u.encode() in b) == sorted(uuids)
+        # One stored task per taskUUID, and one delivery (a second task would bring
+        # its own render and delivery).
+        assert live.get("/__ltxmock/health").json()["tasks"] - before == len(uuids)
+        for task_uuid in uuids:
+            rows = live.get(f"/__ltxmock/deliveries?task={task_uuid}").json()["deliveries"]
+            assert len(rows) == 1, rows
     finally:
         sink.shutdown()
