@@ -32,6 +32,7 @@ BENCHMARKS: list[tuple[str, str, list[str], list[str]]] = [
     ("ws_concurrency", "ws_concurrency.py", [], []),
     ("dashboard", "dashboard.py", [], ["--rounds", "1", "--duration", "2", "--busy", "2000"]),
     ("proxy", "proxy.py", [], ["--count", "300", "--no-gate"]),
+    ("task_cap", "task_cap.py", [], ["--runs", "2"]),
 ]
 VERDICT = re.compile(r"\b(PASS|FAIL)\b")
 
