@@ -68,6 +68,7 @@ class _Exchange:
     admitted: Admission | None = None  # submits still to write
     drafts: Mapping[int, TaskRecord] = field(default_factory=dict)
     accepted: list[TaskRecord] = field(default_factory=list)
+    chosen_failure: Fault | None = None  # a task failure a stored rule chose
 
     @property
     def base_url(self) -> str:
@@ -333,8 +334,10 @@ class MockService:
         if new and self.credits.enabled():  # last: a refusal rolls the whole request back
             cost = round(sum(task_cost(record.params) for record in new), 4)
             self.credits.charge(admitted.owner, cost, [dict(r.params) for r in new])
-        task_fault = admitted.task_fault or next(
-            (d.failure for d in exchange.directed.values() if d.failure is not None), None
+        task_fault = (
+            admitted.task_fault
+            or next((d.failure for d in exchange.directed.values() if d.failure is not None), None)
+            or exchange.chosen_failure
         )
         fault_label = task_fault.label if task_fault is not None and submits else None
         if errors and not data and all(e["code"] == "taskNotFound" for e in errors):
@@ -368,6 +371,7 @@ class MockService:
             failure = (directed.failure if directed else None) or admitted.task_fault
             if failure is None and admitted.rules:
                 failure = self.faults.next_for_task(task)
+                exchange.chosen_failure = exchange.chosen_failure or failure
             record = self._draft(task, admitted.owner, at, failure, directed)
         self.store.tasks.put(record)  # nothing of its results: their rows derive from it
         known_tasks[task_uuid.lower()] = record

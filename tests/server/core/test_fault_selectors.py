@@ -3,14 +3,17 @@
 Classes: an HTTP status (with or without Retry-After), a task failure at poll
 time, a transport fault (delay, reset, truncate, hang) and a scripted poll.
 Selectors: the ``X-Ltxmock-Fault`` header, a prompt directive, the API key
-(``fault_keys``), a stored rule (by task type, body fields, nth call) and, for
-polls, a script per taskUUID. Transport faults are checked here as the
-protocol's decision (``Reply.transport``); tests/server/serve carries them out
-over sockets.
+(``fault_keys``), a stored rule (plain, by task type, by body fields, from the nth
+call: ``RULE_VARIANTS``, each first letting pass a request it must not pick) and, for
+polls, a script per taskUUID. tests/kit/test_sdk_fault_matrix.py runs the same
+classes and selectors with the official SDK against ``ltxmock serve``. Transport
+faults are checked here as the protocol's decision (``Reply.transport``);
+tests/server/serve carries them out over sockets.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import pytest
@@ -25,7 +28,18 @@ from ltxmock.server.core.request import ApiRequest
 from ltxmock.server.http.app import service_of
 
 BAD_KEY = "faulty-key-0123456789"
-HTTP_SELECTORS = ("header", "directive", "key", "rule")
+# A stored rule, plain or with each of its selecting fields. Every faulted task
+# below carries MATCHED (one field nested, by its dotted path); a ``rule:*``
+# variant first lets a request it must not pick pass untouched.
+MATCH = {"duration": 10, "providerSettings.lightricks.generateAudio": True}
+MATCHED = {"duration": 10, "providerSettings": {"lightricks": {"generateAudio": True}}}
+RULE_VARIANTS: dict[str, dict[str, object]] = {
+    "rule": {},
+    "rule:taskType": {"taskType": "videoInference"},
+    "rule:match": {"match": MATCH},
+    "rule:nth": {"nth": 2},
+}
+HTTP_SELECTORS = ("header", "directive", "key", *RULE_VARIANTS)
 TRANSPORT_FAULTS = ("delay:0.25", "delay:0.1-0.3", "reset", "truncate", "hang")
 
 
@@ -34,15 +48,46 @@ def mock_config(clock: FakeClock) -> MockConfig:
     return MockConfig(latency=3.0, clock=clock, render_mode="lazy")
 
 
-def with_fault(selector: str, fault: str, mock_app: Flask, client: MockClient) -> MockClient:
-    """A client whose next submit carries ``fault`` through ``selector``."""
+def rule_json(fault: str, selector: str) -> dict[str, object]:
+    """The admin API's JSON rule for ``fault`` (header syntax) and a ``rule*`` selector."""
+    parsed = Fault.parse(fault)
+    rule: dict[str, object]
+    if parsed.kind == "http":
+        rule = {"status": parsed.status, "code": parsed.code, "retryAfter": parsed.retry_after}
+    elif parsed.kind == "task":
+        rule = {"task": parsed.code}
+    else:
+        rule = {"transport": parsed.code, "delay": list(parsed.delay) if parsed.delay else None}
+    return {**rule, **RULE_VARIANTS[selector]}
+
+
+def control_request(selector: str) -> list[dict[str, object]] | None:
+    """The request a ``rule:*`` variant must let pass before the faulted one: no
+    videoInference task, a task without the matched fields, the first matching call."""
+    return {
+        "rule:taskType": [{"taskType": "ping"}],
+        "rule:match": [video_task()],
+        "rule:nth": [video_task(**MATCHED)],
+    }.get(selector)
+
+
+def with_fault(
+    selector: str, fault: str, mock_app: Flask, client: MockClient
+) -> tuple[MockClient, list[dict[str, object]] | None]:
+    """A client whose next submit of a MATCHED task carries ``fault`` through
+    ``selector``, and the control request a rule variant let pass (answered 200)."""
     if selector == "key":
         config = service_of(mock_app).config.replace(fault_keys=(f"{BAD_KEY}={fault}",))
-        return MockClient(create_app(config), key=BAD_KEY)
-    if selector == "rule":
-        rule = Fault.parse(fault)
-        service_of(mock_app).faults.add(rule)
-    return client
+        return MockClient(create_app(config), key=BAD_KEY), None
+    control = control_request(selector)
+    if selector in RULE_VARIANTS:
+        assert client.admin("POST", "/faults", rule_json(fault, selector)).status == 201
+        if control is not None:
+            passed = client.post(control)
+            assert passed.status == 200, passed.body
+            assert "errors" not in passed.body
+            assert client.service.journal.last().fault is None  # type: ignore[union-attr]
+    return client, control
 
 
 def submit(selector: str, fault: str, client: MockClient, task: dict[str, object]) -> object:
@@ -86,10 +131,10 @@ def test_an_http_fault_answers_the_submit_with_its_status_by_every_selector(
     client: MockClient,
     closing: list[MockClient],
 ) -> None:
-    faulty = with_fault(selector, fault, mock_app, client)
+    faulty, _ = with_fault(selector, fault, mock_app, client)
     if faulty is not client:
         closing.append(faulty)
-    task = video_task()
+    task = video_task(**MATCHED)
     answer = submit(selector, fault, faulty, task)
     assert (answer.status, answer.codes) == (status, [code])  # type: ignore[attr-defined]
     assert answer.errors[0]["taskUUID"] == task["taskUUID"]  # type: ignore[attr-defined]
@@ -102,10 +147,10 @@ def test_an_http_fault_answers_the_submit_with_its_status_by_every_selector(
 def test_a_task_fault_fails_the_task_at_poll_time_by_every_selector(
     selector: str, mock_app: Flask, client: MockClient, clock: FakeClock, closing: list[MockClient]
 ) -> None:
-    faulty = with_fault(selector, "task:providerError", mock_app, client)
+    faulty, control = with_fault(selector, "task:providerError", mock_app, client)
     if faulty is not client:
         closing.append(faulty)
-    task = video_task()
+    task = video_task(**MATCHED)
     ack = submit(selector, "task:providerError", faulty, task)
     assert ack.body == {  # type: ignore[attr-defined]
         "data": [{"taskType": "videoInference", "taskUUID": task["taskUUID"]}]
@@ -120,9 +165,12 @@ def test_a_task_fault_fails_the_task_at_poll_time_by_every_selector(
         "error",
         task["taskUUID"],
     )
+    for passed in control or []:
+        if passed["taskType"] == "videoInference":  # the rule let it run to success
+            assert faulty.poll(str(passed["taskUUID"])).statuses == ["success"]
 
 
-@pytest.mark.parametrize("selector", list(HTTP_SELECTORS))
+@pytest.mark.parametrize("selector", HTTP_SELECTORS)
 @pytest.mark.parametrize("fault", TRANSPORT_FAULTS)
 def test_a_transport_fault_reaches_the_reply_by_every_selector(
     selector: str, fault: str, mock_app: Flask, service: MockService
@@ -130,9 +178,13 @@ def test_a_transport_fault_reaches_the_reply_by_every_selector(
     if selector == "key":
         config = service.config.replace(fault_keys=(f"{BAD_KEY}={fault}",))
         service = service_of(create_app(config))
-    if selector == "rule":
-        service.faults.add(Fault.parse(fault))
-    task = video_task()
+    if selector in RULE_VARIANTS:
+        service.faults.add(Fault.from_json(rule_json(fault, selector)))
+        control = control_request(selector)
+        if control is not None:
+            passed = service.handle(ApiRequest(control, api_key=API_KEY))
+            assert (passed.status, passed.transport, passed.fault) == (200, None, None)
+    task = video_task(**MATCHED)
     if selector == "directive":
         task["positivePrompt"] += f" [[ltxmock:transport={fault}]]"
     header = Fault.parse(fault) if selector == "header" else None
@@ -141,9 +193,25 @@ def test_a_transport_fault_reaches_the_reply_by_every_selector(
     assert reply.status == 200  # the request is handled; only its answer is disturbed
     assert reply.transport is not None
     assert reply.transport.code == fault.split(":")[0]
+    assert reply.transport.delay == Fault.parse(fault).delay  # a range stays a range
     assert service.store.tasks.get(task["taskUUID"], now=service.now()) is not None
     if selector == "key":
         service.close()
+
+
+def test_the_journal_names_a_task_failure_whatever_selector_chose_it(client: MockClient) -> None:
+    header = client.submit(video_task(), headers={FAULT_HEADER: "task:providerError"})
+    directed = client.submit(video_task(positivePrompt="a fox [[ltxmock:error=providerError]]"))
+    assert (header.status, directed.status) == (200, 200)
+    labels = [entry.fault for entry in client.service.journal.entries()]
+    assert labels == ["task:providerError"] * 2
+
+
+def test_the_journal_names_a_task_failure_a_rule_chose(client: MockClient) -> None:
+    assert client.admin("POST", "/faults", {"task": "providerError"}).status == 201
+    assert client.submit(video_task()).status == 200
+    (entry,) = client.service.journal.entries()
+    assert entry.fault == "task:providerError"
 
 
 def test_a_header_fault_replaces_the_key_fault_and_a_directive_replaces_the_key_fault(
@@ -184,6 +252,46 @@ def test_a_rule_matches_body_fields_and_fires_on_the_nth_matching_call(
     # Only 10 s tasks with audio count; the third and fourth of them fail.
     assert statuses == [200, 200, 200, 200, 503, 503, 200]
     assert client.admin("GET", "/faults").body == {"faults": []}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    nth=st.integers(1, 4),
+    times=st.integers(1, 3),
+    hits=st.lists(st.booleans(), max_size=10),
+    kind=st.sampled_from(["status", "transport", "task"]),
+)
+def test_a_matching_rule_fires_from_the_nth_matching_request_for_times_requests(
+    nth: int, times: int, hits: list[bool], kind: str
+) -> None:
+    """Any interleaving of matching and other requests: only matching ones count, the
+    rule fires on the nth to the (nth + times - 1)th of them, for each fault class."""
+    fault = {"status": 503, "transport": "reset", "task": "providerError"}[kind]
+    clock = FakeClock()
+    service = service_of(create_app(MockConfig(latency=3.0, clock=clock, render_mode="lazy")))
+    try:
+        rule = Fault.from_json({kind: fault, "match": MATCH, "nth": nth, "times": times})
+        service.faults.add(rule)
+        tasks = [video_task(**MATCHED) if hit else video_task() for hit in hits]
+        replies = [service.handle(ApiRequest([task], api_key=API_KEY)) for task in tasks]
+        clock.advance(3)
+        faulted = []
+        for task, reply in zip(tasks, replies, strict=True):
+            if kind == "status":
+                faulted.append(reply.status == 503)
+            elif kind == "transport":
+                faulted.append(reply.transport is not None)
+            else:
+                polled = service.handle(
+                    ApiRequest([get_response(task["taskUUID"])], api_key=API_KEY)
+                )
+                faulted.append("errors" in polled.payload)
+        matching = itertools.accumulate(int(hit) for hit in hits)
+        assert faulted == [
+            hit and nth <= n < nth + times for hit, n in zip(hits, matching, strict=True)
+        ]
+    finally:
+        service.close()
 
 
 def test_a_rule_can_match_the_task_type_of_polls(client: MockClient, clock: FakeClock) -> None:
