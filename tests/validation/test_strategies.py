@@ -7,8 +7,10 @@ it); ``test_validation_properties.py`` uses them to test the validator.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import inspect
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from random import Random
 from typing import Any
@@ -476,28 +478,69 @@ def test_schema_compiler_refuses_what_it_cannot_generate() -> None:
 
 
 # -- safe to submit (issue 14) ---------------------------------------------------------
-PUBLIC_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
-    "valid_tasks": S.valid_tasks(),
-    "utility_tasks": S.utility_tasks(),
-    "authentication_tasks": S.authentication_tasks(),
-    "valid_requests": S.valid_requests(),
-    "submittable_tasks": S.submittable_tasks(),
-    "submittable_requests": S.submittable_requests(),
-    "invalid_tasks": S.invalid_tasks().map(lambda bad: bad.task),
-    "invalid_requests": S.invalid_requests().map(lambda bad: bad.body),
-    "boundary_tasks": S.boundary_tasks(),
-    "uri_boundary_tasks": S.boundary_tasks(keywords={"format"}),
-    "tasks_with_arbitrary_values": S.tasks_with_arbitrary_values(),
-    "uri_strings": S.uri_strings(),
-    "uri_near_misses": S.uri_near_misses(),
+# Names of ``S.__all__`` that are no strategy; every other one must be a function
+# annotated to return a SearchStrategy, and is sampled below with no arguments.
+NOT_STRATEGIES = {
+    "InvalidRequest",
+    "InvalidTask",
+    "SchemaCompiler",
+    "breakable_rules",
+    "is_safe_host",
+    "json_equal",
+    "parameter_name",
+    "unsafe_urls",
 }
+STRATEGY_FUNCTIONS: dict[str, Callable[[], st.SearchStrategy[Any]]] = {
+    name: getattr(S, name) for name in S.__all__ if name not in NOT_STRATEGIES
+}
+# Arguments worth 300 examples of their own: URI values at their edges.
+PUBLIC_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
+    **{f"{name}()": make() for name, make in STRATEGY_FUNCTIONS.items()},
+    "boundary_tasks(keywords={'format'})": S.boundary_tasks(keywords={"format"}),
+    "valid_requests(with_authentication=True)": S.valid_requests(with_authentication=True),
+}
+
+
+def test_every_public_strategy_is_sampled() -> None:
+    """A new public name is a strategy (sampled by the test below, with nothing to
+    add) or one of NOT_STRATEGIES: it cannot be forgotten."""
+    for name, make in STRATEGY_FUNCTIONS.items():
+        assert inspect.isfunction(make), name
+        assert "SearchStrategy" in str(inspect.signature(make).return_annotation), name
+        assert isinstance(make(), st.SearchStrategy), name
+    assert not NOT_STRATEGIES - set(S.__all__)  # no stale entry
+    for name in NOT_STRATEGIES:
+        returns = str(inspect.signature(getattr(S, name)).return_annotation)
+        assert "SearchStrategy" not in returns, name
+    # The four the audit found unsampled, among the rest.
+    assert {"json_values", "reserved_hosts", "uuid_strings", "uuid_near_misses"} < set(
+        STRATEGY_FUNCTIONS
+    )
+
+
+def scanned(example: Any) -> Any:
+    """What to look for URLs in: a labelled example as its fields, a bare host as
+    the URL it would be in (``reserved_hosts``)."""
+    if dataclasses.is_dataclass(example) and not isinstance(example, type):
+        return dataclasses.asdict(example)
+    return example
 
 
 @pytest.mark.parametrize("name", sorted(PUBLIC_STRATEGIES))
 def test_300_examples_name_no_host_outside_loopback_and_reserved_names(name: str) -> None:
     examples = sample(PUBLIC_STRATEGIES[name], 300)
-    found = [url for example in examples for url in S.unsafe_urls(example)]
+    if name == "reserved_hosts()":
+        assert all(S.is_safe_host(host) for host in examples), examples
+        examples = [f"https://{host}/hook" for host in examples]
+    found = [url for example in examples for url in S.unsafe_urls(scanned(example))]
     assert found == [], f"{name} generated URLs on real hosts: {found[:5]}"
+
+
+def test_unsafe_urls_looks_into_labelled_examples() -> None:
+    # The scan above would be empty for an InvalidTask if it did not look inside.
+    bad = S.InvalidTask(task={"webhookURL": "https://evil.net/x"}, rule="type", parameter="p")
+    assert S.unsafe_urls(scanned(bad)) == ["https://evil.net"]
+    assert S.unsafe_urls("https://n.eie.xp/hook") == ["https://n.eie.xp"]
 
 
 def test_generated_urls_do_reach_webhook_and_upload_fields() -> None:
