@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from support.faults import rule_json
 from support.sdk import exchanges_naming, runware_sdk
 from support.server import API_KEY, LiveServer, new_uuid
 
@@ -199,14 +200,7 @@ def run(
 def rule_of(fault: str, selector: str) -> dict[str, Any]:
     """The admin API rule of ``fault`` (header syntax) for a ``rule*`` selector; it
     stays until removed, so the SDK's retry meets it too."""
-    parsed = Fault.parse(fault)
-    rule: dict[str, Any]
-    if parsed.kind == "http":
-        rule = {"status": parsed.status, "code": parsed.code, "retryAfter": parsed.retry_after}
-    elif parsed.kind == "task":
-        rule = {"task": parsed.code}
-    else:
-        rule = {"transport": parsed.code, "delay": list(parsed.delay) if parsed.delay else None}
+    rule = rule_json(fault)
     variant = selector.partition(":")[2]
     if variant == "taskType":
         rule["taskType"] = "videoInference"

@@ -20,6 +20,7 @@ import pytest
 from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.faults import rule_json
 from support.server import API_KEY, FakeClock, MockClient, get_response, new_uuid, video_task
 
 from ltxmock.server import MockConfig, MockService, create_app
@@ -48,17 +49,9 @@ def mock_config(clock: FakeClock) -> MockConfig:
     return MockConfig(latency=3.0, clock=clock, render_mode="lazy")
 
 
-def rule_json(fault: str, selector: str) -> dict[str, object]:
+def selector_rule(fault: str, selector: str) -> dict[str, object]:
     """The admin API's JSON rule for ``fault`` (header syntax) and a ``rule*`` selector."""
-    parsed = Fault.parse(fault)
-    rule: dict[str, object]
-    if parsed.kind == "http":
-        rule = {"status": parsed.status, "code": parsed.code, "retryAfter": parsed.retry_after}
-    elif parsed.kind == "task":
-        rule = {"task": parsed.code}
-    else:
-        rule = {"transport": parsed.code, "delay": list(parsed.delay) if parsed.delay else None}
-    return {**rule, **RULE_VARIANTS[selector]}
+    return {**rule_json(fault), **RULE_VARIANTS[selector]}
 
 
 def control_request(selector: str) -> list[dict[str, object]] | None:
@@ -81,7 +74,7 @@ def with_fault(
         return MockClient(create_app(config), key=BAD_KEY), None
     control = control_request(selector)
     if selector in RULE_VARIANTS:
-        assert client.admin("POST", "/faults", rule_json(fault, selector)).status == 201
+        assert client.admin("POST", "/faults", selector_rule(fault, selector)).status == 201
         if control is not None:
             passed = client.post(control)
             assert passed.status == 200, passed.body
@@ -179,7 +172,7 @@ def test_a_transport_fault_reaches_the_reply_by_every_selector(
         config = service.config.replace(fault_keys=(f"{BAD_KEY}={fault}",))
         service = service_of(create_app(config))
     if selector in RULE_VARIANTS:
-        service.faults.add(Fault.from_json(rule_json(fault, selector)))
+        service.faults.add(Fault.from_json(selector_rule(fault, selector)))
         control = control_request(selector)
         if control is not None:
             passed = service.handle(ApiRequest(control, api_key=API_KEY))
