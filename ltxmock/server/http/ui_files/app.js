@@ -30,10 +30,18 @@ const state = {
   again: false,
 };
 
+// The connection's state (live, paused, lost, waiting for the token) is a live region:
+// a screen reader announces each change of it. So it changes only when the state does;
+// the time of the last update, new every poll, is shown beside it, in a plain element.
 function showConnection(text, bad = false) {
   const line = $("connection");
-  line.textContent = text;
-  line.dataset.state = bad ? "bad" : "good";
+  if (line.textContent !== text) line.textContent = text; // the same text: no announcement
+  const look = bad ? "bad" : "good";
+  if (line.dataset.state !== look) line.dataset.state = look;
+}
+
+function showUpdated() {
+  $("updated").textContent = `· last update ${new Date().toLocaleTimeString()}`;
 }
 
 // -- faults and state ------------------------------------------------------------------
@@ -119,8 +127,8 @@ function setUpControls() {
   });
   $("pause").addEventListener("click", () => {
     state.paused = !state.paused;
+    // A toggle button: its name stays, aria-pressed (and its look) tells whether it is on.
     $("pause").setAttribute("aria-pressed", String(state.paused));
-    $("pause").textContent = state.paused ? "Resume updates" : "Pause updates";
     if (state.paused) showConnection("Paused: nothing is asked of the mock.");
     else tick(true);
   });
@@ -175,10 +183,12 @@ async function tick(now = false) {
       await refreshFaults();
       await credits.refresh();
       state.ticks += 1;
-      showConnection(`Live: updated ${new Date().toLocaleTimeString()}`);
+      showUpdated();
+      // Paused while this poll was under way: the pause stays on the line.
+      if (!state.paused) showConnection("Live: updates every second");
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) askToken(error.message);
-      else showConnection(`Cannot reach the mock's admin API: ${error.message}`, true);
+      else if (!state.paused) showConnection(`Cannot reach the mock's admin API: ${error.message}`, true);
     } finally {
       state.busy = false;
     }

@@ -5,6 +5,7 @@ import { el, time } from "./dom.js";
 import { renderJson } from "./json_view.js";
 
 const MAX_REQUESTS = 100;
+let boxes = 0; // ids of the opened requests' headings, unique in the page
 
 export function errorsOf(entry) {
   const response = entry.response;
@@ -22,6 +23,16 @@ function verdict(entry) {
 
 export function tasksOf(entry) {
   return Array.isArray(entry.request) ? entry.request.filter((t) => t && typeof t === "object") : [];
+}
+
+// A listing named by the heading above it (a figure: the box a screen reader tells
+// apart by its name; not a landmark, since a page may have many opened at once).
+function titled(heading, box) {
+  boxes += 1;
+  heading.id = `request-box-${boxes}`;
+  box.setAttribute("role", "figure");
+  box.setAttribute("aria-labelledby", heading.id);
+  return [heading, box];
 }
 
 function requestItem(entry) {
@@ -42,16 +53,12 @@ function requestItem(entry) {
     if (!details.open || details.dataset.drawn) return;
     details.dataset.drawn = "1"; // laid out once, when first opened
     const sent = el("div", null, "code");
-    sent.setAttribute("aria-label", "Request payload");
     const marked = renderJson(sent, entry.request, errorsOf(entry));
     const answer = el("div", null, "code");
-    answer.setAttribute("aria-label", "Response");
     renderJson(answer, entry.response, []);
     details.append(
-      el("h3", marked ? "Request (errors marked)" : "Request"),
-      sent,
-      el("h3", `Response ${entry.status}`),
-      answer,
+      ...titled(el("h3", marked ? "Request (errors marked)" : "Request"), sent),
+      ...titled(el("h3", `Response ${entry.status}`), answer),
     );
   });
   item.append(details);

@@ -1,6 +1,8 @@
 // The tasks panel: the newest MAX_TASKS tasks the journal shows accepted, each with its
-// state, progress, cost, videos and deliveries (GET /__ltxmock/tasks), asked again
-// only while not settled.
+// state, progress, cost and deliveries (GET /__ltxmock/tasks), asked again only while
+// not settled. A task's videos are in a row of their own right below it, the table's
+// whole width: in a column of their own, beside a delivery or an error, they were
+// squeezed to a thumbnail.
 
 import { ApiError, admin, adminText } from "./api.js";
 import { el, money, time } from "./dom.js";
@@ -10,6 +12,9 @@ const MAX_TASKS = 30;
 const MAX_BODY_BYTES = 64 * 1024; // of a captured body shown as text (the rest is not read)
 // captured: a callback to a reserved name, kept by the mock instead of sent.
 const DELIVERY_LOOK = { delivered: "good", captured: "good", pending: "warn", skipped: "warn" };
+// What an attempt led to, as the attempt log says it (its "pending": tried again later).
+const ATTEMPT_OUTCOME = { pending: "will retry" };
+const COLUMNS = 5; // Task, Status, Progress, Cost, Deliveries
 
 function settled(view) {
   if (!view || view.status === "processing") return false;
@@ -36,7 +41,8 @@ function deliveriesCell(view) {
     detail.append(el("summary", `to ${d.url}`));
     const tries = el("ol");
     for (const a of attempts) {
-      tries.append(el("li", `${time(a.at)} → ${a.status ?? "no answer"}${a.error ? ` (${a.error})` : ""}: ${a.outcome}`));
+      const outcome = ATTEMPT_OUTCOME[a.outcome] || a.outcome;
+      tries.append(el("li", `${time(a.at)} → ${a.status ?? "no answer"}${a.error ? ` (${a.error})` : ""}: ${outcome}`));
     }
     detail.append(tries);
     line.append(detail);
@@ -95,16 +101,36 @@ function captureView(d) {
   return box;
 }
 
+// The task's videos, in its media row: redrawn only when their URLs change, since
+// redrawing would restart a video being watched. Played by hand (controls), muted
+// and looped, inline; never started on their own, preloading their metadata only.
+function drawVideos(short, entry, videos) {
+  const key = videos.map((video) => video.videoURL).join("\n");
+  if (key === entry.videoKey) return;
+  entry.videoKey = key;
+  const strip = el("div", null, "videos");
+  for (const video of videos) {
+    const player = el("video");
+    player.controls = true;
+    player.muted = true;
+    player.loop = true;
+    player.playsInline = true;
+    player.preload = "metadata";
+    player.src = video.videoURL; // a property, not markup: any text stays a URL
+    player.setAttribute("aria-label", `Video ${String(video.videoUUID).slice(0, 8)} of task ${short}`);
+    strip.append(player);
+  }
+  const cell = el("td");
+  cell.colSpan = COLUMNS;
+  cell.append(strip);
+  entry.media.replaceChildren(cell);
+  entry.media.hidden = videos.length === 0;
+  entry.row.classList.toggle("has-media", videos.length > 0);
+}
+
 function drawTask(uuid, entry, view) {
-  const previous = entry.view;
   entry.view = view;
   const short = uuid.slice(0, 8);
-  const row = entry.row;
-  // The video cell is kept while its URL is the same: redrawing would restart playback.
-  const keepVideo =
-    previous && previous.videos && view.videos && previous.videos.length === view.videos.length && view.videos.length > 0;
-  const oldVideo = keepVideo ? row.children[4] : null;
-
   const name = el("td");
   const code = el("code", short);
   code.title = uuid;
@@ -119,26 +145,14 @@ function drawTask(uuid, entry, view) {
   bar.setAttribute("aria-label", `Progress of task ${short}`);
   progressCell.append(bar, el("span", ` ${view.progress}%`));
   const cost = el("td", view.status === "success" ? money(view.cost) : "–", "cost");
-  let videoCell = oldVideo;
-  if (!videoCell) {
-    videoCell = el("td");
-    for (const video of view.videos || []) {
-      const player = el("video");
-      player.controls = true;
-      player.muted = true;
-      player.loop = true;
-      player.preload = "metadata";
-      player.src = video.videoURL; // a property, not markup: any text stays a URL
-      player.setAttribute("aria-label", `Video ${video.videoUUID.slice(0, 8)} of task ${short}`);
-      videoCell.append(player);
-    }
-    if (!videoCell.children.length) videoCell.textContent = "–";
-  }
-  row.replaceChildren(name, status, progressCell, cost, videoCell, deliveriesCell(view));
-  row.dataset.status = view.status;
+  entry.row.replaceChildren(name, status, progressCell, cost, deliveriesCell(view));
+  entry.row.dataset.status = view.status;
+  drawVideos(short, entry, Array.isArray(view.videos) ? view.videos : []);
 }
 
-// The table: rows newest first; this.tasks keeps uuid -> {view, row}, oldest first.
+// The table: rows newest first, each task's row followed by its media row (hidden
+// until it has a video); this.tasks keeps uuid -> {view, row, media, videoKey}, oldest
+// first.
 export class TaskTable {
   constructor(body, empty, spent) {
     this.body = body;
@@ -156,12 +170,16 @@ export class TaskTable {
       if (failed.has(task.taskUUID) || this.tasks.has(task.taskUUID)) continue;
       const row = el("tr");
       row.dataset.task = task.taskUUID;
-      this.body.prepend(row);
-      this.tasks.set(task.taskUUID, { view: null, row });
+      const media = el("tr", null, "media");
+      media.dataset.videosOf = task.taskUUID;
+      media.hidden = true;
+      this.body.prepend(row, media);
+      this.tasks.set(task.taskUUID, { view: null, row, media, videoKey: "" });
     }
     while (this.tasks.size > MAX_TASKS) {
-      const [oldest, { row }] = this.tasks.entries().next().value;
+      const [oldest, { row, media }] = this.tasks.entries().next().value;
       row.remove();
+      media.remove();
       this.tasks.delete(oldest);
     }
     this.empty.hidden = this.tasks.size > 0;
@@ -180,8 +198,9 @@ export class TaskTable {
       const entry = this.tasks.get(uuid);
       if (!entry) continue;
       const cells = [el("td", uuid.slice(0, 8)), el("td", "expired or reset", "badge")];
-      entry.row.replaceChildren(...cells, el("td"), el("td"), el("td"), el("td"));
+      entry.row.replaceChildren(...cells, el("td"), el("td"), el("td"));
       entry.view = { status: "gone", deliveries: [] };
+      drawVideos(uuid.slice(0, 8), entry, []); // its files are gone with it
     }
     let spent = 0;
     for (const { view } of this.tasks.values()) if (view && view.status === "success") spent += view.cost || 0;
@@ -189,7 +208,10 @@ export class TaskTable {
   }
 
   clear() {
-    for (const { row } of this.tasks.values()) row.remove();
+    for (const { row, media } of this.tasks.values()) {
+      row.remove();
+      media.remove();
+    }
     this.tasks.clear();
     this.empty.hidden = false;
     this.spent.textContent = money(0);
