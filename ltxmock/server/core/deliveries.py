@@ -5,11 +5,13 @@ When a task is accepted, one delivery per result and target (``upload``,
 completion, in the same transaction as the task: a restart resumes them, and
 nothing is silently dropped (at least once). A dispatcher thread per process
 claims due deliveries with a lease (so two processes never send the same one
-at once), waits until the result's file is rendered, then:
+at once), then:
 
-* upload: PUT the raw file (``Content-Type`` of the format, ``Content-Length``,
-  no auth headers: presigned URLs carry their own);
-* webhook: POST the result as getResponse shows it, flat or ``{"data": [item]}``
+* upload: once the result's file is rendered, PUT it raw (``Content-Type`` of
+  the format, ``Content-Length``, no auth headers: presigned URLs carry their own);
+* webhook: once a poll would say the result is done (eager mode: its file
+  rendered or deferred; lazy mode: at the latency, the file made on first
+  download), POST the result as getResponse shows it, flat or ``{"data": [item]}``
   (failures: the error item, or ``{"errors": [item]}``), only once the same
   result's upload is settled (PUT before POST).
 
@@ -370,7 +372,7 @@ class Deliveries:
                 rows = self._renders.rows(record)
                 state = self._renders.fetch(record, rows[delivery.result_index])
             else:  # announces the result: done once a poll says so
-                state = self._renders.state(record, delivery.result_index)
+                state = self._renders.announced(record, delivery.result_index)
             if not state.done and state.error is None:
                 # Rendering (kicked just now if nobody was): look again soon.
                 self._store.deliveries.release(delivery.id, self.owner)

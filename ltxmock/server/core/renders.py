@@ -421,6 +421,14 @@ class Renders:
     def state(self, record: TaskRecord, index: int) -> ResultState:
         return self.states(record)[index]
 
+    def announced(self, record: TaskRecord, index: int) -> ResultState:
+        """What a poll says of a result once its task's latency is over: in eager
+        mode its state (done once rendered or deferred); in lazy mode done, its
+        file made on the first download (so a webhook waits for no render)."""
+        if self.config.render_mode == "eager":
+            return self.state(record, index)
+        return DEFERRED
+
     def _state(self, record: TaskRecord, row: MediaRow, stored: bool, *, kick: bool) -> ResultState:
         if row.error is not None:
             return ResultState(ready=False, error=row.error)

@@ -297,6 +297,35 @@ def test_deferred_results_are_announced_at_once_and_uploaded_once_rendered(
     assert client.service.results.backlog.peak == 1
 
 
+def test_in_lazy_mode_a_webhook_goes_at_the_latency_and_renders_nothing(
+    tmp_path: Path, closing: list[MockClient]
+) -> None:
+    """A lazy poll says success at the latency, without a file: the webhook says so too,
+    then. It used to render the video first, one render per webhook (a crash test's 40
+    webhooks took minutes), while the upload, which carries the file, still renders."""
+    encoder = FakeEncoder()
+    encoder.gate.clear()  # a render would never end
+    client = mock(tmp_path, encoder, render_mode="lazy", **FAST_DELIVERIES)
+    closing.append(client)
+    with Receiver() as receiver:
+        hooked = [video_task(positivePrompt=f"hook {n}", webhookURL=f"{receiver.base}/hook/{n}")
+                  for n in range(3)]  # fmt: skip
+        uploaded = video_task(positivePrompt="put", uploadEndpoint=f"{receiver.base}/put")
+        assert client.submit(*hooked, uploaded).status == 200
+        hooks = receiver.wait(3)
+        assert sorted(r.target for r in hooks) == ["/hook/0", "/hook/1", "/hook/2"]
+        for hook in hooks:
+            item = json.loads(hook.body)
+            assert item == client.poll(item["taskUUID"]).data[0]  # what a poll says
+        assert encoder.count == 0
+        assert encoder.waiting <= 1  # the upload's render only
+        encoder.gate.set()
+        [put] = [r for r in receiver.wait(4) if r.method == "PUT"]
+    record = client.service.store.tasks.get(uploaded["taskUUID"], now=client.service.now())
+    assert record is not None
+    assert put.body == fake_bytes(client.service.results.spec(record, 0))
+
+
 def test_a_download_makes_its_file_the_most_recently_used(tmp_path: Path) -> None:
     media = MediaBudget(tmp_path, 2000)
     names = [f"{n:064x}.mp4" for n in range(3)]
