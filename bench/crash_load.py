@@ -145,6 +145,7 @@ class Result:
     tasks: int
     acked: int = 0
     acked_before_kill: int = 0
+    webhooks_pending_at_kill: int = 0  # of tasks acked before the kill, not yet received
     resubmits: int = 0
     restart_s: float = 0.0
     lost: list[str] = field(default_factory=list)  # acked, then not found
@@ -232,8 +233,11 @@ def run(
         if kill:
             half.wait(max(0.0, deadline - time.monotonic()))
             server.kill()
-            with lock:
+            with lock, sink.lock:
                 result.acked_before_kill = len(acked)
+                result.webhooks_pending_at_kill = sum(
+                    1 for u in acked & hooked if u.lower() not in sink.received
+                )
             result.restart_s = server.start()
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -285,17 +289,19 @@ def table(results: Sequence[Result]) -> str:
     baseline = next((r for r in results if r.label == "no crash"), None)
     head = (
         "| run | clients | tasks | acked (before kill) | resubmits | restart s | lost "
-        "| not succeeded | webhooks | missing | twice | submit s | wall s | wall vs no crash |"
+        "| not succeeded | webhooks (pending at kill) | missing | twice | submit s | wall s "
+        "| wall vs no crash |"
     )
     rows = [head, "|" + "---|" * 14]
     for r in results:
         ratio = f"{r.wall_s / baseline.wall_s:.2f}x" if baseline and baseline.wall_s else "-"
         before = f" ({r.acked_before_kill:,})" if r.label != "no crash" else ""
+        pending = f" ({r.webhooks_pending_at_kill})" if r.label != "no crash" else ""
         rows.append(
             f"| {r.label} | {r.clients} | {r.tasks:,} | {r.acked:,}{before} | {r.resubmits:,} "
             f"| {r.restart_s:.1f} | {len(r.lost)} | {len(r.not_succeeded)} "
-            f"| {r.webhooks} | {len(r.webhooks_missing)} | {r.webhooks_twice} | {r.submit_s:.1f} "
-            f"| {r.wall_s:.1f} | {ratio} |"
+            f"| {r.webhooks}{pending} | {len(r.webhooks_missing)} | {r.webhooks_twice} "
+            f"| {r.submit_s:.1f} | {r.wall_s:.1f} | {ratio} |"
         )
     return "\n".join(rows)
 
