@@ -189,6 +189,17 @@ def _hide_query(text: str, query: str) -> str:
     return text.replace(query, "…") if query else text
 
 
+def _alive(pid: int) -> bool:
+    """Whether a process of this PID exists (another user's counts too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Deliveries:
     """``service.deliveries``: schedule, dispatch and inspect webhooks and uploads."""
 
@@ -229,12 +240,28 @@ class Deliveries:
         self._wake.set()
 
     def resume(self) -> None:
-        """Start the dispatcher if the store holds pending deliveries (after a restart)."""
+        """Start the dispatcher if the store holds pending deliveries (after a restart),
+        first giving back the leases of processes of this host that are gone."""
         try:
             if self._store.deliveries.has_pending():
+                self.release_orphaned_leases()
                 self.start()
         except Exception:
             log.exception("could not look for pending deliveries")
+
+    def release_orphaned_leases(self) -> int:
+        """Give back the leases held by dead processes of this host (a killed worker's
+        deliveries would otherwise wait for their lease to run out); how many. A
+        live PID keeps its leases, even if it was reused: the lease then runs out."""
+        host = socket.gethostname()
+        released = 0
+        for delivery_id, owner in self._store.deliveries.leases(wall=time.time()):
+            owner_host, _, rest = owner.partition(":")
+            pid = rest.partition(":")[0]
+            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+                self._store.deliveries.release(delivery_id, owner)
+                released += 1
+        return released
 
     def close(self) -> None:
         with self._lock:

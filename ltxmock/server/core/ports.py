@@ -192,6 +192,10 @@ class DeliveryTable(Protocol):
         """Give a lease back without an attempt."""
         ...
 
+    def leases(self, *, wall: float) -> list[tuple[int, str]]:
+        """``(id, owner)`` of every pending delivery whose lease still runs."""
+        ...
+
     def finish_attempt(
         self,
         delivery_id: int,

@@ -85,6 +85,16 @@ class DeliveryTable:
             ).fetchone()
         return row is not None
 
+    def leases(self, *, wall: float) -> list[tuple[int, str]]:
+        return [
+            (int(row[0]), str(row[1]))
+            for row in self._engine.rows_of_all(
+                "SELECT id, lease_owner FROM deliveries WHERE state = 'pending' "
+                "AND lease_owner IS NOT NULL AND lease_until >= ?",
+                (wall,),
+            )
+        ]
+
     def release(self, delivery_id: int, owner: str) -> None:
         """Give a lease back without an attempt (its file is not rendered yet)."""
         shard = self._engine.shard_of(delivery_id)

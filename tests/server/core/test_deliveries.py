@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,6 +208,45 @@ def test_pending_webhooks_survive_a_sigkill(tmp_path: Path) -> None:
         )
         deliveries = second.admin("GET", "/deliveries").json()["deliveries"]
         assert {d["state"] for d in deliveries} == {"delivered"}
+
+
+def dead_pid() -> int:
+    """The PID of a process that has exited (and is reaped)."""
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    return finished.pid
+
+
+@pytest.mark.parametrize("holder", ["dead", "alive", "other host"])
+def test_a_lease_of_a_dead_process_of_this_host_is_given_back(
+    tmp_path: Path, receiver: Receiver, holder: str
+) -> None:
+    """A killed worker's claimed deliveries are released by the next process to start
+    (``resume``), not left to their lease; a live process's, or another host's, stay."""
+    client = delivery_mock(tmp_path, latency=5)  # not due before the test claims it
+    try:
+        task = video_task(webhookURL=f"{receiver.base}/hook", positivePrompt=holder)
+        client.submit(task)
+        pid = {"dead": dead_pid(), "alive": os.getpid(), "other host": dead_pid()}[holder]
+        host = "elsewhere.invalid" if holder == "other host" else socket.gethostname()
+        store = client.service.store
+        [claimed] = store.deliveries.claim(
+            f"{host}:{pid}:0badcafe", now=client.service.now() + 60, wall=time.time(),
+            lease=600, limit=10,
+        )  # fmt: skip
+        released = client.service.deliveries.release_orphaned_leases()
+        leases = store.deliveries.leases(wall=time.time())
+        if holder != "dead":
+            assert released == 0
+            assert [delivery_id for delivery_id, _ in leases] == [claimed.id]
+            return
+        assert released == 1
+        assert leases == []
+        [post] = receiver.wait(1, timeout=30)  # at the latency, long before the 600 s lease
+        assert json.loads(post.body)["taskUUID"] == task["taskUUID"]
+        assert claimed.task_uuid == task["taskUUID"]
+    finally:
+        client.service.close()
 
 
 def test_backoff_jitter_leaves_the_global_random_state_alone() -> None:
