@@ -6,7 +6,9 @@ One app, one port, three routes by kind:
 * ``POST /v1``: read here, parsed by ``http.request.parse_request`` and
   answered right on the event loop (the work is CPU-bound and short: a thread
   hop would only add latency); the requests that arrive within a few turns
-  of the loop share one store commit (``GroupCommit``).
+  of the loop share one store commit (``GroupCommit``). Behind the guard
+  (``ltxmock serve``, the test kit) most never get here: ``rest_lane`` answers
+  them from the connection, with the same parser, commit and rendering.
 * ``/v1`` WebSocket: the ``Channel`` of the protocol core, on a thread of its
   own, talking to the loop through ``LoopSocket``. One thread per open socket,
   not a bounded pool: 200 idle SDK connections must not starve anyone.
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -40,6 +41,7 @@ from ltxmock.server.http.request import JSON_TYPE, REST_PATHS, host_url, parse_r
 from .group_commit import GroupCommit
 from .guard import CONNECTION
 from .loop_socket import LoopSocket
+from .rest_lane import PAUSES, RestLane, response_parts
 
 log = logging.getLogger("ltxmock.server")
 
@@ -51,9 +53,6 @@ Send = Callable[[Message], Awaitable[None]]
 DEFAULT_BRIDGE_THREADS = 8
 DOWNLOADS_PREFIX = "/video/"  # the result files' route (http/downloads.py)
 _JSON_HEADER = (b"content-type", JSON_TYPE.encode())
-# Delays of injected faults: our own generator, not the global one a user's
-# test run (Hypothesis) watches.
-_PAUSES = random.Random()
 
 
 class TransportFaultError(Exception):
@@ -71,6 +70,7 @@ class AsgiMock:
         self._bridge = WSGIMiddleware(flask_app, workers=threads)  # type: ignore[arg-type]
         self._downloads = WSGIMiddleware(flask_app, workers=threads)  # type: ignore[arg-type]
         self._commits = GroupCommit(self.service)
+        self.rest_lane = RestLane(self._commits, self.config)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -93,7 +93,7 @@ class AsgiMock:
         raw = await read_body(receive, headers, limit)
         if raw is None:
             return  # the client left before sending its body
-        extra: list[tuple[bytes, bytes]] = []
+        headers_out: list[tuple[bytes, bytes]] = []
         fault: Fault | None = None
         try:
             request = parse_request(
@@ -104,24 +104,20 @@ class AsgiMock:
                 base_url=_base_url(scope, headers),
             )
             reply = await self._commits.submit(request)
-            status, body = reply.status, jsontext.dumps_bytes(reply.payload)
-            extra = [(n.lower().encode(), v.encode("latin-1")) for n, v in reply.headers]
+            status, headers_out, body = response_parts(reply)
             fault = reply.transport
         except Exception:  # a bug: answer as the real API would, never a traceback
             log.exception("unexpected error on POST %s", scope["path"])
             status, body = 500, jsontext.dumps_bytes({"errors": [internal_server_error()]})
+            headers_out = [_JSON_HEADER, (b"content-length", str(len(body)).encode())]
         if (
             fault is not None
             and fault.code in (DELAY, HANG)
-            and (await _client_left(receive, fault.pause(_PAUSES)) or fault.code == HANG)
+            and (await _client_left(receive, fault.pause(PAUSES)) or fault.code == HANG)
         ):
             await _drop(scope, send)  # a hang ends when the client gives up (or at its cap)
             return
-        start = {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [_JSON_HEADER, (b"content-length", str(len(body)).encode()), *extra],
-        }
+        start = {"type": "http.response.start", "status": status, "headers": headers_out}
         if fault is not None and fault.code == RESET:
             await _drop(scope, send)
             return

@@ -34,13 +34,17 @@ class GroupCommit:
         self._scheduled = False
 
     async def submit(self, request: ApiRequest) -> Reply:
+        return await self.enqueue(request)
+
+    def enqueue(self, request: ApiRequest) -> asyncio.Future[Reply]:
+        """The future of ``request``'s reply (call on the loop)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Reply] = loop.create_future()
         self._queue.append((request, future))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._wait, loop, self.extra_turns)
-        return await future
+        return future
 
     def _wait(self, loop: asyncio.AbstractEventLoop, turns: int) -> None:
         if turns > 0:

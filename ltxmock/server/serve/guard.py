@@ -25,6 +25,10 @@ with ``(config, server_state, app_state, _loop)``; this one wraps the protocol
 
 A WebSocket upgrade leaves the guard: the WebSocket protocol talks to the
 socket directly from then on.
+
+A read that holds one whole ``POST /v1`` on a connection uvicorn has not served
+goes to the ``RestLane`` of the app (``rest_lane.py``) instead, and the guard
+writes its answer; the next request on the connection waits for it.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from ltxmock.server.core import jsontext
 from ltxmock.server.core.errors import CONNECT_DOCS, error_item
+
+from .rest_lane import LaneAnswer, RestLane
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,17 @@ class GuardedProtocol(asyncio.Protocol):
         self._lingering = False
         self._lingered = 0
         self._finished = False
+        # The REST lane: the request read so far, and whether its answer is awaited
+        # (reads are held meanwhile, so answers go out in order).
+        self._lane = lane_of(config)
+        self._lane_open = self._lane is not None  # until uvicorn is given a byte
+        self._lane_ready = False  # a POST ended in this read
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] = []
+        self._awaiting = False
+        self._keep_alive = True
+        self._held: list[bytes] = []
 
     @classmethod
     def with_limits(cls, limits: GuardLimits) -> type[GuardedProtocol]:
@@ -153,6 +170,9 @@ class GuardedProtocol(asyncio.Protocol):
             return
         if self._passthrough:
             self._inner.data_received(data)
+            return
+        if self._awaiting:
+            self._hold(data)
             return
         carried = self._header_bytes if self._in_headers else 0  # of headers begun earlier
         self._headers_done = self._ended = self._began_after_end = False
@@ -189,6 +209,10 @@ class GuardedProtocol(asyncio.Protocol):
             self._arm_body(len(data))
         elif self._phase is not None:
             self._disarm()
+        if self._lane_open:
+            if self._took_lane():
+                return
+            self._lane_open = False  # uvicorn reads this connection from now on
         token = CONNECTION.set(self)
         try:
             self._inner.data_received(data)
@@ -246,6 +270,7 @@ class GuardedProtocol(asyncio.Protocol):
 
     # -- httptools callbacks: where the request is -------------------------------------
     def on_message_begin(self) -> None:
+        self._url, self._headers, self._body = b"", [], []
         self._in_message = self._in_headers = True
         self._header_bytes = 0
         self._began_after_end = self._ended
@@ -255,10 +280,70 @@ class GuardedProtocol(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._in_headers = False
         self._headers_done = True
+        if self._lane_open:  # read here: the parser forgets it at the message's end
+            self._keep_alive = self._parser.should_keep_alive()
 
     def on_message_complete(self) -> None:
         self._in_message = self._in_headers = False
         self._ended = True
+        self._lane_ready = self._lane_open and self._parser.get_method() == b"POST"
+
+    # -- what the REST lane needs of the request ------------------------------------------
+    def on_url(self, url: bytes) -> None:
+        if self._lane_open:
+            self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._lane_open:
+            self._headers.append((name, value))
+
+    def on_body(self, body: bytes) -> None:
+        if self._lane_open:
+            self._body.append(body)
+
+    # -- the REST lane ----------------------------------------------------------------
+    def _took_lane(self) -> bool:
+        """Hand this read's request to the lane if it is one whole POST it takes."""
+        ready, self._lane_ready = self._lane_ready, False
+        if not ready or self._in_message or self._began_after_end or self._lane is None:
+            return False
+        if not self._lane.take(self._url, self._headers, b"".join(self._body), self._respond):
+            return False
+        self._awaiting = True
+        return True
+
+    def _respond(self, answer: LaneAnswer) -> None:
+        if answer.delay > 0:
+            self._loop.call_later(answer.delay, self._act, answer)
+        else:
+            self._act(answer)
+
+    def _act(self, answer: LaneAnswer) -> None:
+        transport = self._transport
+        if self._finished or transport is None or transport.is_closing():
+            return  # the client left; the request was handled all the same
+        if answer.action == "truncate":
+            transport.write(answer.data[: answer.cut])
+        if answer.action != "send":
+            self.reset()
+            return
+        transport.write(answer.data)
+        if not self._keep_alive:
+            self._close()
+            return
+        self._awaiting = False
+        self._arm("headers")  # an idle connection is closed after the headers' time
+        held, self._held = self._held, []
+        if held:
+            transport.resume_reading()
+        for data in held:
+            self.data_received(data)
+
+    def _hold(self, data: bytes) -> None:
+        """Keep a read that came while an answer is awaited; read no more until then."""
+        if not self._held and self._transport is not None:
+            self._transport.pause_reading()
+        self._held.append(data)
 
     # -- the rest --------------------------------------------------------------------
     def _drain(self, data: bytes) -> None:
@@ -325,3 +410,15 @@ class GuardedProtocol(asyncio.Protocol):
         self._disarm()
         if self._transport is not None:
             self._transport.close()
+
+
+def lane_of(config: Any) -> RestLane | None:
+    """The REST lane of the app uvicorn serves (``config.loaded_app``, through the
+    middleware uvicorn wraps it in), if it has one."""
+    app = getattr(config, "loaded_app", None)
+    for _ in range(8):
+        lane = getattr(app, "rest_lane", None)
+        if isinstance(lane, RestLane):
+            return lane
+        app = getattr(app, "app", None)
+    return None

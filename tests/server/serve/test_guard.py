@@ -8,6 +8,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -267,3 +268,110 @@ def test_a_request_right_behind_a_large_body_is_not_taken_for_large_headers(
         conn.sendall(first + second)
         assert read_response(conn)[0] == 413
         assert read_response(conn)[0] == 200
+
+
+# -- the REST lane: whole POST /v1 requests answered from the connection ------------------
+def submit_bytes(task_uuid: str, *extra: bytes) -> bytes:
+    """A POST /v1 of one valid task (``extra``: header lines)."""
+    body = json.dumps([video_task(taskUUID=task_uuid)]).encode()
+    return (
+        b"POST /v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {API_KEY}\r\n".encode()
+        + b"".join(extra)
+        + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+
+
+# Each kind of request, and how its answer names it: the lane's (plain, delayed by a
+# fault, refused by validation), uvicorn's (a proxy's forwarded header, the admin API).
+KINDS = ("lane", "delayed", "invalid", "forwarded", "health")
+
+
+def request_of(kind: str, task_uuid: str) -> bytes:
+    if kind == "health":
+        return b"GET /__ltxmock/health HTTP/1.1\r\nHost: x\r\n\r\n"
+    if kind == "invalid":
+        body = json.dumps([video_task(taskUUID=task_uuid, duration=7)]).encode()
+        return (
+            b"POST /v1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {API_KEY}\r\n".encode()
+            + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+    extra = {
+        "lane": b"",
+        "delayed": b"X-Ltxmock-Fault: delay:0.05\r\n",
+        "forwarded": b"X-Forwarded-For: 127.0.0.1\r\n",
+    }[kind]
+    return submit_bytes(task_uuid, extra)
+
+
+def names(kind: str, task_uuid: str, status: int, body: bytes) -> bool:
+    answer = json.loads(body)
+    if kind == "health":
+        return status == 200 and answer["status"] == "ok"
+    if kind == "invalid":
+        return status == 400 and answer["errors"][0]["taskUUID"] == task_uuid
+    return status == 200 and answer["data"][0]["taskUUID"] == task_uuid
+
+
+@given(
+    requests=st.lists(
+        st.tuples(st.sampled_from(KINDS), st.booleans(), st.none() | st.floats(0.05, 0.95)),
+        min_size=1,
+        max_size=6,
+    ),
+    pause=st.sampled_from([0.0, 0.02]),
+)
+@settings(max_examples=60, deadline=None)
+def test_requests_on_one_connection_are_answered_in_order_however_they_are_split(
+    server: ThreadedServer, requests: list[tuple[str, bool, float | None]], pause: float
+) -> None:
+    """The lane holds a connection's next bytes until its answer is written: however
+    the byte stream is cut into reads (each request alone, several in one, one cut
+    inside), each request gets its own answer, in the order sent.
+
+    Each request: its kind, whether it starts a new read, and where (as a fraction
+    of its length) it is cut into two reads, if it is."""
+    uuids = [str(uuid.uuid4()) for _ in requests]
+    pieces: list[bytes] = []
+    for (kind, alone, cut), task_uuid in zip(requests, uuids, strict=True):
+        data = request_of(kind, task_uuid)
+        if alone or not pieces:
+            pieces.append(b"")
+        if cut is not None:
+            at = max(1, int(len(data) * cut))
+            pieces[-1] += data[:at]
+            pieces.append(data[at:])
+        else:
+            pieces[-1] += data
+    with connect(server) as conn:
+        for piece in pieces:
+            conn.sendall(piece)
+            time.sleep(pause)
+        for (kind, _, _), task_uuid in zip(requests, uuids, strict=True):
+            status, _, body = read_response(conn)
+            assert names(kind, task_uuid, status, body), (kind, status, body[:300])
+
+
+def test_a_lane_answer_to_connection_close_closes_the_connection(server: ThreadedServer) -> None:
+    with connect(server) as conn:
+        conn.sendall(submit_bytes(str(uuid.uuid4()), b"Connection: close\r\n"))
+        assert read_response(conn)[0] == 200
+        assert closed_by_peer(conn)
+
+
+def test_an_http_1_0_request_is_answered_then_closed(server: ThreadedServer) -> None:
+    request = submit_bytes(str(uuid.uuid4())).replace(b"HTTP/1.1", b"HTTP/1.0", 1)
+    with connect(server) as conn:
+        conn.sendall(request)
+        assert read_response(conn)[0] == 200
+        assert closed_by_peer(conn)
+
+
+def test_an_idle_connection_after_a_lane_answer_is_closed(impatient: ThreadedServer) -> None:
+    with connect(impatient) as conn:
+        conn.sendall(submit_bytes(str(uuid.uuid4())))
+        assert read_response(conn)[0] == 200
+        started = time.monotonic()
+        assert closed_by_peer(conn)  # no request within the headers' time
+        assert time.monotonic() - started < IMPATIENT.header_timeout + 3

@@ -14,6 +14,7 @@ from websockets.sync.client import connect
 
 from ltxmock.server.http.app import hub_of, service_of
 from ltxmock.server.serve.asgi import AsgiMock
+from ltxmock.server.serve.rest_lane import RestLane
 from ltxmock.server.serve.threaded import ThreadedServer
 from ltxmock.testing import MockServer
 
@@ -30,22 +31,35 @@ def test_mock_server_runs_the_asgi_app_of_serve() -> None:
         mock.stop()
 
 
-def test_rest_and_the_websocket_go_through_the_asgi_app(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rest_and_the_websocket_go_through_the_asgi_app_and_its_rest_lane(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As in ``ltxmock serve``: a whole POST /v1 is answered by the app's REST lane
+    from the connection; one the lane leaves (a proxy's forwarded headers), the
+    WebSocket and the admin API by the ASGI app."""
     seen: list[tuple[str, str]] = []
-    call = AsgiMock.__call__
+    call, take = AsgiMock.__call__, RestLane.take
 
     async def recording(self: AsgiMock, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "lifespan":
             seen.append((scope["type"], scope["path"]))
         await call(self, scope, receive, send)
 
+    def taking(self: RestLane, url: bytes, *args: Any) -> bool:
+        taken = take(self, url, *args)
+        seen.append(("lane" if taken else "not the lane", url.decode()))
+        return taken
+
     monkeypatch.setattr(AsgiMock, "__call__", recording)
-    task = video_task()
+    monkeypatch.setattr(RestLane, "take", taking)
+    task, other = video_task(), video_task()
     with MockServer(latency=0, api_keys=[API_KEY]) as mock:
         headers = {"Authorization": f"Bearer {API_KEY}"}
         ack = requests.post(mock.url, json=[task], headers=headers, timeout=5)
         assert (ack.status_code, ack.headers["Content-Type"]) == (200, "application/json")
-        assert ack.headers["server"] == "uvicorn"  # not Werkzeug's dev server
+        assert "Werkzeug" not in ack.headers.get("server", "")  # not Werkzeug's dev server
+        proxied = {**headers, "X-Forwarded-For": "127.0.0.1"}
+        assert requests.post(mock.url, json=[other], headers=proxied, timeout=5).status_code == 200
         with connect(mock.ws_url, proxy=None, open_timeout=5) as ws:
             ws.send(json.dumps([{"taskType": "authentication", "apiKey": API_KEY}]))
             assert json.loads(ws.recv(timeout=5))["data"][0]["connectionSessionUUID"]
@@ -59,9 +73,11 @@ def test_rest_and_the_websocket_go_through_the_asgi_app(monkeypatch: pytest.Monk
         health = requests.get(f"{mock.base_url}/__ltxmock/health", timeout=5)  # Flask, bridged
         assert health.json()["status"] == "ok"
         transports = [(e.transport, e.status) for e in mock.requests]
-        assert transports == [("rest", 200), ("ws", 200)]
+        assert transports == [("rest", 200), ("rest", 200), ("ws", 200)]
         mock.assert_no_unexpected_errors()
     assert seen == [
+        ("lane", "/v1"),
+        ("not the lane", "/v1"),
         ("http", "/v1"),
         ("websocket", "/v1"),
         ("http", "/__ltxmock/health"),
