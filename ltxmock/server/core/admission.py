@@ -43,14 +43,19 @@ def admit(
     validator: RequestValidator,
     secret: bytes,
     key_faults: Mapping[str, Fault] | None = None,
+    transports: bool = True,
 ) -> Admission:
     """The admission of a request, or ``AdmissionError`` for one refused as a whole.
 
     ``fault`` (from a request header or a prompt directive) replaces the API
     key's fault (``key_faults``) and the stored rules for this request.
     ``secret``: the store's (``Store.secret``), the key of the owner's fingerprint.
+    ``transports``: whether the answer can carry a transport fault (not a WebSocket
+    frame's: no rule is used up for it, and none is named in its journal entry).
     """
-    transport: Fault | None = fault if fault is not None and fault.kind == "transport" else None
+    transport: Fault | None = (
+        fault if transports and fault is not None and fault.kind == "transport" else None
+    )
     try:
         if not isinstance(body, list) or not body:
             raise ApiError(400, [e.to_dict() for e in validator.validate(body)])
@@ -59,7 +64,7 @@ def admit(
             raise key
         if fault is None and key_faults:
             fault = key_faults.get(key)
-            if fault is not None and fault.kind == "transport":
+            if transports and fault is not None and fault.kind == "transport":
                 transport = fault
         # One cheap read tells whether any rule exists; most runs have none.
         rules = fault is None and faults.any()
@@ -69,7 +74,8 @@ def admit(
                 task["taskType"] for task in tasks if isinstance(task.get("taskType"), str)
             } - {AUTHENTICATION}
             fault = faults.next_for_request(task_types, tasks)
-            transport = faults.next_for_transport(task_types, tasks)
+            if transports:
+                transport = faults.next_for_transport(task_types, tasks)
         if fault is not None and fault.kind == "http":
             raise ApiError(
                 fault.status, fault.error_items(body), fault=fault.label, headers=fault.headers

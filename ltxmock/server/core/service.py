@@ -234,6 +234,7 @@ class MockService:
                 exchange.body,
                 header_key=request.api_key,
                 fault=request.fault or directed.reply or directed.transport,
+                transports=request.transport == "rest",
                 api_keys=self.config.api_keys,
                 faults=self.faults,
                 validator=self.validator,

@@ -192,6 +192,26 @@ def test_a_transport_fault_reaches_the_reply_by_every_selector(
         service.close()
 
 
+@pytest.mark.parametrize("selector", ["rule", "directive", "header"])
+def test_a_websocket_frame_neither_gets_nor_uses_up_a_transport_fault(
+    selector: str, service: MockService
+) -> None:
+    """Transport faults apply to POST /v1 answers only: a frame is answered as usual,
+    its journal entry names no fault, and a one-shot rule waits for a REST request."""
+    service.faults.add(Fault.from_json({**rule_json("reset"), "times": 1}))
+    task = video_task()
+    if selector == "directive":
+        task["positivePrompt"] += " [[ltxmock:transport=reset]]"
+    header = Fault.parse("reset") if selector == "header" else None
+    frame = service.handle(ApiRequest([task], api_key=API_KEY, fault=header, transport="ws"))
+    assert (frame.status, frame.transport, frame.fault) == (200, None, None)
+    assert service.journal.entries()[-1].fault is None
+    rest = service.handle(ApiRequest([video_task()], api_key=API_KEY))
+    assert rest.transport is not None
+    assert rest.transport.code == "reset"  # the rule was left for it
+    assert rest.fault == "transport:reset"
+
+
 def test_the_journal_names_a_task_failure_whatever_selector_chose_it(client: MockClient) -> None:
     header = client.submit(video_task(), headers={FAULT_HEADER: "task:providerError"})
     directed = client.submit(video_task(positivePrompt="a fox [[ltxmock:error=providerError]]"))
