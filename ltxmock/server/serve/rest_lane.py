@@ -19,8 +19,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import formatdate
 from http import HTTPStatus
 
 from ltxmock.server.core import jsontext
@@ -63,10 +65,24 @@ class LaneAnswer:
     cut: int = 0
 
 
+_date: tuple[int, bytes] = (0, b"")
+
+
+def date_header() -> bytes:
+    """The ``date`` header line (an origin server with a clock sends one), made once
+    a second."""
+    global _date
+    now = int(time.time())
+    if _date[0] != now:
+        _date = (now, f"date: {formatdate(now, usegmt=True)}\r\n".encode("latin-1"))
+    return _date[1]
+
+
 def lane_answer(reply: Reply) -> LaneAnswer:
     status, headers, body = response_parts(reply)
     head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode("latin-1")
-    data = head + b"".join(b"%s: %s\r\n" % pair for pair in headers) + b"\r\n" + body
+    lines = b"".join(b"%s: %s\r\n" % pair for pair in headers)
+    data = head + date_header() + lines + b"\r\n" + body
     fault: Fault | None = reply.transport
     if fault is None:
         return LaneAnswer(data)

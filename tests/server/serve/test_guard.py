@@ -3,6 +3,7 @@ and a lingering close so that a client still sending its body reads the early 41
 
 from __future__ import annotations
 
+import email.utils
 import json
 import socket
 import time
@@ -351,6 +352,15 @@ def test_requests_on_one_connection_are_answered_in_order_however_they_are_split
         for (kind, _, _), task_uuid in zip(requests, uuids, strict=True):
             status, _, body = read_response(conn)
             assert names(kind, task_uuid, status, body), (kind, status, body[:300])
+
+
+def test_a_lane_answer_is_dated(server: ThreadedServer) -> None:
+    with connect(server) as conn:
+        conn.sendall(submit_bytes(str(uuid.uuid4())))
+        status, headers, _ = read_response(conn)
+    assert status == 200
+    sent = email.utils.parsedate_to_datetime(headers["date"]).timestamp()
+    assert abs(sent - time.time()) < 5
 
 
 def test_a_lane_answer_to_connection_close_closes_the_connection(server: ThreadedServer) -> None:
