@@ -26,9 +26,11 @@ with ``(config, server_state, app_state, _loop)``; this one wraps the protocol
 A WebSocket upgrade leaves the guard: the WebSocket protocol talks to the
 socket directly from then on.
 
-A read that holds one whole ``POST /v1`` on a connection uvicorn has not served
-goes to the ``RestLane`` of the app (``rest_lane.py``) instead, and the guard
-writes its answer; the next request on the connection waits for it.
+A whole ``POST /v1`` on a connection uvicorn has not served goes to the
+``RestLane`` of the app (``rest_lane.py``) instead, and the guard writes its
+answer; the next request on the connection waits for it. The reads of a request
+begun are kept until it is whole (a client may send headers and body apart), up
+to ``LANE_WAIT_BYTES``.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ class GuardLimits:
 
 
 DEFAULT_LIMITS = GuardLimits()
+# Bytes of a request begun that the guard keeps for the REST lane until it is whole;
+# a larger one goes to uvicorn as it comes.
+LANE_WAIT_BYTES = 64 * 1024
 
 # The guard of the connection whose bytes uvicorn is reading: set around the
 # inner protocol's data_received, so a request task uvicorn starts there copies
@@ -143,6 +148,8 @@ class GuardedProtocol(asyncio.Protocol):
         self._lane = lane_of(config)
         self._lane_open = self._lane is not None  # until uvicorn is given a byte
         self._lane_ready = False  # a POST ended in this read
+        self._kept: list[bytes] = []  # reads of a request begun, kept for the lane
+        self._kept_bytes = 0
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
@@ -210,9 +217,12 @@ class GuardedProtocol(asyncio.Protocol):
         elif self._phase is not None:
             self._disarm()
         if self._lane_open:
-            if self._took_lane():
+            if self._took_lane() or self._kept_for_lane(data):
                 return
             self._lane_open = False  # uvicorn reads this connection from now on
+            if self._kept:  # the reads kept for the lane first
+                data = b"".join((*self._kept, data))
+                self._kept, self._kept_bytes = [], 0
         token = CONNECTION.set(self)
         try:
             self._inner.data_received(data)
@@ -309,7 +319,33 @@ class GuardedProtocol(asyncio.Protocol):
             return False
         if not self._lane.take(self._url, self._headers, b"".join(self._body), self._respond):
             return False
+        self._kept, self._kept_bytes = [], 0
         self._awaiting = True
+        return True
+
+    def _kept_for_lane(self, data: bytes) -> bool:
+        """Keep this read for the lane if it leaves a request begun that the lane may
+        take once whole (a client may send its headers and body apart): a POST of at
+        most ``LANE_WAIT_BYTES`` in all, without ``Expect`` (its client waits for a
+        100 Continue that uvicorn sends)."""
+        if not self._in_message or self._began_after_end:
+            return False
+        kept = self._kept_bytes + len(data)
+        if kept > LANE_WAIT_BYTES:
+            return False
+        if not self._in_headers:  # the headers are whole: is it one to wait for?
+            if self._parser.get_method() != b"POST":
+                return False
+            for name, value in self._headers:
+                lowered = name.lower()
+                if lowered == b"expect":
+                    return False
+                if lowered == b"content-length" and (
+                    not value.strip().isdigit() or int(value) > LANE_WAIT_BYTES
+                ):
+                    return False
+        self._kept.append(data)
+        self._kept_bytes = kept
         return True
 
     def _respond(self, answer: LaneAnswer) -> None:

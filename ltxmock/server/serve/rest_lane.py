@@ -1,13 +1,14 @@
 """``POST /v1`` answered from the connection's protocol, without uvicorn's request cycle.
 
 The guard (``guard.py``) reads every byte of a connection with its own parser.
-When one read holds one whole, plain ``POST /v1`` (no proxy's forwarded headers,
-no ``Expect``), it hands it here instead of to uvicorn, and writes the answer
-itself: one write of head and body, no ASGI task, scope or messages per request.
-That is most of what a submit costs outside the store (``bench/README.md``).
-Anything else (a body that arrives over several reads, a request behind another
-in the same read, the admin API, downloads, WebSocket upgrades) goes to uvicorn
-and ``AsgiMock``, from then on for the whole connection.
+A whole, plain ``POST /v1`` of at most 64 KiB (no proxy's forwarded headers, no
+``Expect``; its reads kept until it is whole) goes here instead of to uvicorn,
+and the guard writes the answer itself: one write of head and body, no ASGI
+task, scope or messages per request. That is most of what a submit costs
+outside the store (``bench/README.md``). Anything else (a larger body, a
+request behind another in the same read, the admin API, downloads, WebSocket
+upgrades) goes to uvicorn and ``AsgiMock``, from then on for the whole
+connection.
 
 Both ways read the request with ``http.request.parse_request``, answer it through
 one ``GroupCommit`` and render the answer with ``response_parts``: one handler,

@@ -21,6 +21,7 @@ from support.server import API_KEY, video_task
 from ltxmock.server import MockConfig
 from ltxmock.server.serve.asgi import create_asgi_app
 from ltxmock.server.serve.guard import GuardLimits, refusal
+from ltxmock.server.serve.rest_lane import RestLane
 from ltxmock.server.serve.threaded import ThreadedServer
 
 # Generous timeouts for every test but the timeout tests: under a loaded CI
@@ -385,3 +386,38 @@ def test_an_idle_connection_after_a_lane_answer_is_closed(impatient: ThreadedSer
         started = time.monotonic()
         assert closed_by_peer(conn)  # no request within the headers' time
         assert time.monotonic() - started < IMPATIENT.header_timeout + 3
+
+
+def test_a_post_whose_headers_and_body_arrive_apart_is_taken_by_the_lane(
+    server: ThreadedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """urllib3 sends a request's headers and its body in two writes: the guard keeps
+    the first read until the request is whole, and the lane still takes it."""
+    taken: list[bool] = []
+    take = RestLane.take
+
+    def taking(self: RestLane, *args: Any) -> bool:
+        taken.append(take(self, *args))
+        return taken[-1]
+
+    monkeypatch.setattr(RestLane, "take", taking)
+    request = submit_bytes(str(uuid.uuid4()))
+    split = request.index(b"\r\n\r\n") + 4
+    with connect(server) as conn:
+        conn.sendall(request[:split])
+        time.sleep(0.1)  # surely two reads
+        conn.sendall(request[split:])
+        assert read_response(conn)[0] == 200
+    assert taken == [True]
+
+
+def test_a_post_expecting_100_continue_gets_it_and_its_answer(server: ThreadedServer) -> None:
+    request = submit_bytes(str(uuid.uuid4()), b"Expect: 100-continue\r\n")
+    split = request.index(b"\r\n\r\n") + 4
+    with connect(server) as conn:
+        conn.sendall(request[:split])
+        interim = conn.recv(25, socket.MSG_PEEK)
+        assert interim.startswith(b"HTTP/1.1 100 Continue"), interim
+        recv_exactly(conn, len(b"HTTP/1.1 100 Continue\r\n\r\n"))
+        conn.sendall(request[split:])
+        assert read_response(conn)[0] == 200
