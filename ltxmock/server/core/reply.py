@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import ApiError, ErrorItem
+from .errors import ApiError, ErrorItem, internal_server_error
 from .limits import cap_errors
 
 if TYPE_CHECKING:
@@ -28,6 +28,11 @@ class Reply:
     fault: str | None = field(default=None, compare=False)
     headers: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     transport: Fault | None = field(default=None, compare=False)
+
+    @classmethod
+    def internal_error(cls) -> Reply:
+        """The 500 of a bug, as the real API answers one: never a traceback."""
+        return cls.envelope([], [internal_server_error()], status=500)
 
     @classmethod
     def envelope(

@@ -34,7 +34,6 @@ from .errors import (
     ErrorItem,
     conflict_task_uuid,
     error_item,
-    internal_server_error,
     task_not_found,
 )
 from .fault_book import FaultBook
@@ -78,7 +77,7 @@ class _Exchange:
     def answer(self) -> Reply:
         """What is sent and journaled: every reply of the service leaves through here."""
         if self.reply is None:  # never written: nothing of it was stored
-            return Reply.envelope([], [internal_server_error()], status=500)
+            return Reply.internal_error()
         reply = self.reply.capped(self.max_errors)
         if self.transport is None:
             return reply
@@ -298,7 +297,7 @@ class MockService:
         if isinstance(exc, ApiError):
             return Reply.from_error(exc)
         log.error("unexpected error while handling a %s request", request.transport, exc_info=exc)
-        return Reply.envelope([], [internal_server_error()], status=500)
+        return Reply.internal_error()
 
     # -- the protocol ---------------------------------------------------------------
     def _run(self, exchange: _Exchange, admitted: Admission, known: dict[str, TaskRecord]) -> Reply:

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from ltxmock.server.core.channel import WebSocketHub
 from ltxmock.server.core.config import MockConfig
-from ltxmock.server.core.errors import http_error, internal_server_error
+from ltxmock.server.core.errors import http_error
 from ltxmock.server.core.ports import Store
 from ltxmock.server.core.reply import Reply
 from ltxmock.server.core.service import MockService
@@ -97,7 +97,7 @@ def _http_exception(error: HTTPException) -> Response:
 
 def _unexpected(error: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.path, exc_info=error)
-    reply = Reply.envelope([], [internal_server_error()], status=500)
+    reply = Reply.internal_error()
     _journal(reply)
     return json_response(500, reply.payload)
 

@@ -29,14 +29,13 @@ from typing import Any
 from a2wsgi import WSGIMiddleware
 from flask import Flask
 
-from ltxmock.server.core import jsontext
 from ltxmock.server.core.channel import WS_PATHS, WebSocketHub
 from ltxmock.server.core.config import MockConfig
-from ltxmock.server.core.errors import internal_server_error
 from ltxmock.server.core.faults import DELAY, HANG, RESET, TRUNCATE, Fault
+from ltxmock.server.core.reply import Reply
 from ltxmock.server.core.service import MockService
 from ltxmock.server.http.app import create_app, hub_of, service_of
-from ltxmock.server.http.request import JSON_TYPE, REST_PATHS, host_url, parse_request
+from ltxmock.server.http.request import REST_PATHS, host_url, parse_request
 
 from .group_commit import GroupCommit
 from .guard import CONNECTION
@@ -52,7 +51,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 DEFAULT_BRIDGE_THREADS = 8
 DOWNLOADS_PREFIX = "/video/"  # the result files' route (http/downloads.py)
-_JSON_HEADER = (b"content-type", JSON_TYPE.encode())
 
 
 class TransportFaultError(Exception):
@@ -93,7 +91,6 @@ class AsgiMock:
         raw = await read_body(receive, headers, limit)
         if raw is None:
             return  # the client left before sending its body
-        headers_out: list[tuple[bytes, bytes]] = []
         fault: Fault | None = None
         try:
             request = parse_request(
@@ -108,8 +105,7 @@ class AsgiMock:
             fault = reply.transport
         except Exception:  # a bug: answer as the real API would, never a traceback
             log.exception("unexpected error on POST %s", scope["path"])
-            status, body = 500, jsontext.dumps_bytes({"errors": [internal_server_error()]})
-            headers_out = [_JSON_HEADER, (b"content-length", str(len(body)).encode())]
+            status, headers_out, body = response_parts(Reply.internal_error())
         if (
             fault is not None
             and fault.code in (DELAY, HANG)

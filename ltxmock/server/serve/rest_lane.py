@@ -28,7 +28,6 @@ from http import HTTPStatus
 
 from ltxmock.server.core import jsontext
 from ltxmock.server.core.config import MockConfig
-from ltxmock.server.core.errors import internal_server_error
 from ltxmock.server.core.faults import DELAY, HANG, RESET, TRUNCATE, Fault
 from ltxmock.server.core.reply import Reply
 from ltxmock.server.http.request import REST_PATHS, host_url, parse_request
@@ -138,4 +137,4 @@ def _answer_of(done: asyncio.Future[Reply]) -> LaneAnswer:
         return lane_answer(done.result())
     except Exception:  # a bug: answer as the real API would, never a traceback
         log.exception("unexpected error on POST /v1")
-        return lane_answer(Reply.envelope([], [internal_server_error()], status=500))
+        return lane_answer(Reply.internal_error())
