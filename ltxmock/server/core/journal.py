@@ -152,12 +152,8 @@ def _safe_json(value: Any, redaction: Redaction | None = None) -> str:
     ):
         return text  # the usual case: redact(value) == value
     kept = jsontext.dumps(redaction.value(value))
-    late = Redaction(redaction.found - set(redaction.known))
-    if late.known and late.echoed(kept):  # a key met after a text that echoes it
-        again = Redaction(set(redaction.known) | redaction.found)
-        kept = jsontext.dumps(again.value(value))
-        redaction.found |= again.found
-    return kept
+    again = redaction.again_for(kept)
+    return kept if again is None else jsontext.dumps(again.value(value))
 
 
 def excerpt(value: Any, text: str) -> Any:
@@ -221,11 +217,9 @@ def safe_headers(pairs: list[tuple[str, str]], redaction: Redaction) -> list[lis
         or redaction.echoed(joined)
     ):
         shown = _scrubbed(first, redaction)
-        late = Redaction(redaction.found - set(redaction.known))
-        if late.known and late.echoed(jsontext.dumps(shown)):  # a key met after its echo
-            again = Redaction(set(redaction.known) | redaction.found)
+        again = redaction.again_for(jsontext.dumps(shown))
+        if again is not None:
             shown = _scrubbed(first, again)
-            redaction.found |= again.found
         size = sum(len(name) + len(value) for name, value in shown)
     if len(pairs) <= MAX_HEADERS and size <= MAX_HEADER_CHARS:
         return shown  # the usual case
@@ -312,6 +306,16 @@ class Redaction:
 
     def echoed(self, text: str) -> bool:
         return any(secret[:ECHO_PREFIX] in text for secret in self.known)
+
+    def again_for(self, kept: str) -> Redaction | None:
+        """A pass that knows the keys this one found, if ``kept`` (what this pass made)
+        still echoes one: a key met after a text that echoes it. Its finds join ours."""
+        late = self.found - set(self.known)
+        if not late or not Redaction(late).echoed(kept):
+            return None
+        again = Redaction(set(self.known) | self.found)
+        again.found = self.found  # one set: what the second pass finds is ours too
+        return again
 
     def value(self, value: Any, depth: int = 0) -> Any:
         if isinstance(value, dict | list) and depth > MAX_DEPTH:
