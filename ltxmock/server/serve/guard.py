@@ -41,7 +41,6 @@ import contextvars
 import socket
 import struct
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any, cast
 
 import httptools
@@ -50,7 +49,7 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from ltxmock.server.core import jsontext
 from ltxmock.server.core.errors import CONNECT_DOCS, error_item
 
-from .rest_lane import LaneAnswer, RestLane
+from .rest_lane import JSON_HEADER, LaneAnswer, RestLane, http_response
 
 
 @dataclass(frozen=True)
@@ -80,13 +79,8 @@ CONNECTION: contextvars.ContextVar[GuardedProtocol | None] = contextvars.Context
 def refusal(status: int, code: str, message: str) -> bytes:
     """A whole HTTP response: the status, a Runware-shaped JSON body, ``Connection: close``."""
     body = jsontext.dumps_bytes({"errors": [error_item(code, message, documentation=CONNECT_DOCS)]})
-    head = (
-        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-        "content-type: application/json\r\n"
-        f"content-length: {len(body)}\r\n"
-        "connection: close\r\n\r\n"
-    )
-    return head.encode("latin-1") + body
+    length = (b"content-length", str(len(body)).encode())
+    return http_response(status, [JSON_HEADER, length, (b"connection", b"close")], body)
 
 
 class GuardedTransport:

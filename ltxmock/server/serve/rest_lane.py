@@ -78,11 +78,18 @@ def date_header() -> bytes:
     return _date[1]
 
 
-def lane_answer(reply: Reply) -> LaneAnswer:
-    status, headers, body = response_parts(reply)
+def http_response(
+    status: int, headers: list[tuple[bytes, bytes]], body: bytes, *, dated: bool = False
+) -> bytes:
+    """A whole HTTP/1.1 response as it goes on the wire."""
     head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode("latin-1")
     lines = b"".join(b"%s: %s\r\n" % pair for pair in headers)
-    data = head + date_header() + lines + b"\r\n" + body
+    return head + (date_header() if dated else b"") + lines + b"\r\n" + body
+
+
+def lane_answer(reply: Reply) -> LaneAnswer:
+    status, headers, body = response_parts(reply)
+    data = http_response(status, headers, body, dated=True)
     fault: Fault | None = reply.transport
     if fault is None:
         return LaneAnswer(data)
