@@ -143,7 +143,6 @@ class GuardedProtocol(asyncio.Protocol):
         self._lane_open = self._lane is not None  # until uvicorn is given a byte
         self._lane_ready = False  # a POST ended in this read
         self._kept: list[bytes] = []  # reads of a request begun, kept for the lane
-        self._kept_bytes = 0
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
@@ -216,7 +215,7 @@ class GuardedProtocol(asyncio.Protocol):
             self._lane_open = False  # uvicorn reads this connection from now on
             if self._kept:  # the reads kept for the lane first
                 data = b"".join((*self._kept, data))
-                self._kept, self._kept_bytes = [], 0
+                self._kept = []
         token = CONNECTION.set(self)
         try:
             self._inner.data_received(data)
@@ -313,33 +312,30 @@ class GuardedProtocol(asyncio.Protocol):
             return False
         if not self._lane.take(self._url, self._headers, b"".join(self._body), self._respond):
             return False
-        self._kept, self._kept_bytes = [], 0
+        self._kept = []
         self._awaiting = True
         return True
 
     def _kept_for_lane(self, data: bytes) -> bool:
         """Keep this read for the lane if it leaves a request begun that the lane may
         take once whole (a client may send its headers and body apart): a POST of at
-        most ``LANE_WAIT_BYTES`` in all, without ``Expect`` (its client waits for a
-        100 Continue that uvicorn sends)."""
-        if not self._in_message or self._began_after_end:
+        most ``LANE_WAIT_BYTES`` in all that ``RestLane.wants`` (not one with
+        ``Expect``, whose client waits for the 100 Continue uvicorn sends)."""
+        if not self._in_message or self._began_after_end or self._lane is None:
             return False
-        kept = self._kept_bytes + len(data)
-        if kept > LANE_WAIT_BYTES:
+        if sum(map(len, self._kept)) + len(data) > LANE_WAIT_BYTES:
             return False
         if not self._in_headers:  # the headers are whole: is it one to wait for?
-            if self._parser.get_method() != b"POST":
+            if self._parser.get_method() != b"POST" or not self._lane.wants(
+                self._url, self._headers
+            ):
                 return False
             for name, value in self._headers:
-                lowered = name.lower()
-                if lowered == b"expect":
-                    return False
-                if lowered == b"content-length" and (
+                if name.lower() == b"content-length" and (
                     not value.strip().isdigit() or int(value) > LANE_WAIT_BYTES
                 ):
                     return False
         self._kept.append(data)
-        self._kept_bytes = kept
         return True
 
     def _respond(self, answer: LaneAnswer) -> None:

@@ -111,6 +111,13 @@ class RestLane:
         self._commits = commits
         self._limit = config.max_body_bytes
 
+    @staticmethod
+    def wants(url: bytes, headers: list[tuple[bytes, bytes]]) -> bool:
+        """Whether a request to ``url`` with these headers is one the lane answers."""
+        return url.partition(b"?")[0] in _PATHS and not any(
+            name.lower() in _LONG_WAY for name, _ in headers
+        )
+
     def take(
         self,
         url: bytes,
@@ -120,12 +127,10 @@ class RestLane:
     ) -> bool:
         """Answer this request (True: ``respond`` is called later, on the loop), or
         leave it to uvicorn (False). ``headers``: as they came, names in any case."""
+        if not self.wants(url, headers):
+            return False
         path = url.partition(b"?")[0]
-        if path not in _PATHS:
-            return False
         named = {name.lower(): value for name, value in headers}
-        if not _LONG_WAY.isdisjoint(named):
-            return False
         text = {name.decode("latin-1"): value.decode("latin-1") for name, value in named.items()}
         request = parse_request(
             path=path.decode("latin-1"),
