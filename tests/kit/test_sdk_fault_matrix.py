@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 from support.faults import rule_json
-from support.sdk import exchanges_naming, runware_sdk
+from support.sdk import exchanges_naming, runware_sdk, sdk_run
 from support.server import API_KEY, LiveServer, new_uuid
 
 from ltxmock.server.core.faults import FAULT_HEADER, HTTP_FAULTS, TASK_FAILURES, Fault
@@ -173,16 +173,16 @@ def run(
                 trace_configs=[trace],
             )
         try:
-            async with runware.Runware(
-                api_key=key,
+            result: list[dict[str, Any]] = await sdk_run(
+                runware,
+                live.url,
+                params,
+                key=key,
                 transport=transport,
-                http_base_url=live.url,
-                ws_base_url=live.url.replace("http://", "ws://"),
-                dependencies=runware.RuntimeDependencies(session=session) if session else None,
+                session=session,
                 **{**SDK_OPTIONS, **options},
-            ) as client:
-                result: list[dict[str, Any]] = await client.run(params)
-                return result
+            )
+            return result
         finally:
             if session is not None:
                 await session.close()

@@ -55,18 +55,31 @@ def run_sdk(
 ) -> Any:
     """``client.run(params)`` with the SDK pointed at ``url`` (``POST /v1``) and its
     WebSocket twin through the constructor only; ``options`` go to ``Runware``."""
+    return asyncio.run(sdk_run(runware, url, params, key=key, transport=transport, **options))
 
-    async def go() -> Any:
-        async with runware.Runware(
-            api_key=key,
-            transport=transport,
-            http_base_url=url,
-            ws_base_url=url.replace("http://", "ws://"),
-            **options,
-        ) as client:
-            return await client.run(params)
 
-    return asyncio.run(go())
+async def sdk_run(
+    runware: Any,
+    url: str,
+    params: dict[str, Any],
+    *,
+    key: str = API_KEY,
+    transport: str = "rest",
+    session: Any = None,
+    **options: Any,
+) -> Any:
+    """``run_sdk`` inside a running loop; ``session``: an aiohttp session handed to the
+    SDK through its ``RuntimeDependencies`` (a constructor option, the SDK untouched)."""
+    dependencies = runware.RuntimeDependencies(session=session) if session else None
+    async with runware.Runware(
+        api_key=key,
+        transport=transport,
+        http_base_url=url,
+        ws_base_url=url.replace("http://", "ws://"),
+        dependencies=dependencies,
+        **options,
+    ) as client:
+        return await client.run(params)
 
 
 def exchanges_naming(
