@@ -262,13 +262,6 @@ class Store(Protocol):
         made inside it are one atomic step. Taken before ``transaction()``."""
         ...
 
-    def batch(self) -> AbstractContextManager[object]:
-        """A block that answers requests which all arrived before it began: the
-        store may answer what it caches (whether any fault rule exists, whether
-        a cached task is still current) as of the block's start, however many
-        requests ask. Nested calls join the outer one."""
-        ...
-
     def reset(self) -> None:
         """Forget every task, fault rule, journal entry, result row and delivery."""
         ...

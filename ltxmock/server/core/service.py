@@ -147,21 +147,20 @@ class MockService:
         rendering and delivering. A server that gathers the requests ready at
         one moment (``ltxmock serve``'s group commit) pays for one commit.
         """
-        with self.store.batch():
-            exchanges = [self._check(request) for request in requests]
-            try:
-                # The UUIDs to submit are held store-wide, so that looking for them in
-                # every worker's tasks and storing them is one step (exactly once).
-                submitted, at = _submitted(exchanges)
-                with self.store.reserve(submitted), self.store.transaction():
-                    known = self.store.tasks.live(submitted, now=at) if submitted else {}
-                    for exchange in exchanges:
-                        self._write(exchange, known)
-            except Exception as exc:  # nothing of the batch was stored
+        exchanges = [self._check(request) for request in requests]
+        try:
+            # The UUIDs to submit are held store-wide, so that looking for them in
+            # every worker's tasks and storing them is one step (exactly once).
+            submitted, at = _submitted(exchanges)
+            with self.store.reserve(submitted), self.store.transaction():
+                known = self.store.tasks.live(submitted, now=at) if submitted else {}
                 for exchange in exchanges:
-                    self._write_failed(exchange, exc)
+                    self._write(exchange, known)
+        except Exception as exc:  # nothing of the batch was stored
             for exchange in exchanges:
-                self._accepted(exchange.accepted)  # even for a client that left
+                self._write_failed(exchange, exc)
+        for exchange in exchanges:
+            self._accepted(exchange.accepted)  # even for a client that left
         return [exchange.answer for exchange in exchanges]
 
     def record(

@@ -11,10 +11,7 @@ caches ask SQLite, or are emptied by the reset itself.
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -23,14 +20,12 @@ class ChangeMarker:
 
     A change made inside a transaction is noted (``note_change``) and only
     published once a transaction commits (``publish``): a rolled-back change
-    (``discard``) never moves the marker. Inside ``held()`` a thread reads the
-    mtime once, not once per question.
+    (``discard``) never moves the marker.
     """
 
     def __init__(self, database: Path | None) -> None:
         self._path = str(database) + ".faults" if database is not None else None
         self._pending = False  # a transaction changed what the marker guards
-        self._held = threading.local()  # .version: this thread's held reading
         if self._path is not None:
             self._create()
 
@@ -45,29 +40,6 @@ class ChangeMarker:
 
     def version(self) -> int | None:
         """The marker's mtime in ns; None when there is no usable marker (ask SQLite)."""
-        held: int | None = getattr(self._held, "version", None)
-        if held is not None:
-            return held
-        return self._read()
-
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        """Within the block, this thread's ``version()`` is the mtime read at its start.
-
-        For a batch of requests that arrived before the block began: a change
-        published since then is concurrent with them, so answering all of them
-        as of the start is as right as asking per request, for one stat (a
-        system call, dear in a VM) instead of several per request.
-        """
-        outer = getattr(self._held, "version", None)
-        if outer is None:
-            self._held.version = self._read()
-        try:
-            yield
-        finally:
-            self._held.version = outer
-
-    def _read(self) -> int | None:
         if self._path is None:
             return None  # in memory: one process, the query is cheap
         try:

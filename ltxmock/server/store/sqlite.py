@@ -104,11 +104,6 @@ class SqliteStore:
         """Inside a transaction: undo just this block's writes if it raises."""
         return self.engine.savepoint()
 
-    def batch(self) -> AbstractContextManager[object]:
-        """Requests that arrived before the block: the change marker is read once for
-        all of them (``ChangeMarker.held``)."""
-        return self._marker.held()
-
     def reset(self) -> None:
         """Forget every task, fault rule, journal entry, result file row and delivery."""
         home = self.engine.home
