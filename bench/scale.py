@@ -84,7 +84,7 @@ def submit(service: MockService, now: float | None = None) -> str:
 
 
 def insert_direct(service: MockService, count: int, now: float) -> list[str]:
-    owner = fingerprint(API_KEY)
+    owner = fingerprint(API_KEY, service.store.secret)
     inserted = []
     step = max(count // 10, 1)
     with service.store.transaction():
