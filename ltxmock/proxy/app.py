@@ -83,6 +83,9 @@ class ProxyConfig:
     max_body_bytes: int = 4 * MIB
     max_error_items: int = 100
     timeout: float = 120.0  # seconds for one upstream exchange
+    # The largest upstream answer passed on (read into memory whole, to be checked):
+    # the real API's largest carry a video inline (base64Data, dataURI).
+    max_upstream_bytes: int = 64 * MIB
     ws_max_message_bytes: int = 16 * MIB
     # openapi-core checks every forwarded model request in the checker's process
     # (a rejection of what the gate passed is a ``request-schema`` drift); with
@@ -209,7 +212,7 @@ class ProxyApp:
             async with self.session().post(
                 self.config.upstream, data=raw, headers=forward
             ) as answer:
-                body = await answer.read()
+                body = await _read_bounded(answer, self.config.max_upstream_bytes)
                 status = answer.status
                 back = [
                     (k.encode("latin-1"), v.encode("latin-1"))
@@ -217,6 +220,9 @@ class ProxyApp:
                     if k.lower() not in HOP_BY_HOP
                 ]
                 encoding = answer.headers.get("content-encoding", "")
+        except UpstreamTooLargeError as exc:
+            await _send_error(send, 502, "upstreamTooLarge", str(exc))
+            return
         except TimeoutError:
             await _send_error(
                 send,
@@ -355,6 +361,28 @@ def _raw_headers(scope: Scope) -> list[tuple[str, str]]:
 def _local_host(host: str, bound: str) -> bool:
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
     return name in LOOPBACK_HOSTS or name == bound
+
+
+class UpstreamTooLargeError(Exception):
+    """The upstream's answer is over ``ProxyConfig.max_upstream_bytes``."""
+
+
+async def _read_bounded(answer: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The answer's body, or ``UpstreamTooLargeError`` as soon as it is over ``limit`` bytes
+    (declared or received): never more than that in memory."""
+    too_large = UpstreamTooLargeError(
+        f"the upstream's answer is over {limit} bytes (ProxyConfig.max_upstream_bytes)"
+    )
+    if answer.content_length is not None and answer.content_length > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in answer.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _decoded(body: bytes, encoding: str) -> bytes:

@@ -9,7 +9,7 @@ from typing import Any
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.proxy import RunningProxy, proxy_to
+from support.proxy import FakeUpstream, RunningProxy, proxy_to, proxy_to_fake
 from support.server import API_KEY, assert_runware_shaped, get_response, new_uuid, video_task
 
 from ltxmock import strategies as S  # noqa: N812
@@ -154,3 +154,22 @@ def test_polls_of_several_tasks_pass_the_gate(count: int) -> None:
     contract = Contract(default_validator().documents)
     body = [get_response(video_task()["taskUUID"]) for _ in range(count)]
     assert contract.check_request(body) == []  # no model task: nothing for openapi-core
+
+
+def test_an_upstream_answer_over_the_bound_is_a_runware_shaped_502() -> None:
+    # The answer is read into memory to be checked: past max_upstream_bytes the
+    # proxy stops reading and says so, whatever the upstream sends.
+    def answer(body: Any) -> tuple[int, Any]:
+        pad = "x" * (100 * len(body[0]["positivePrompt"]))
+        return 200, {"data": [{"taskType": "videoInference", "pad": pad}]}
+
+    with proxy_to_fake(FakeUpstream(rest=answer), max_upstream_bytes=4096) as proxy:
+        small = proxy.post([video_task(positivePrompt="p" * 10)])
+        large = proxy.post([video_task(positivePrompt="p" * 500)])
+    assert small.status_code == 200
+    assert small.json()["data"][0]["pad"] == "x" * 1000
+    assert large.status_code == 502
+    assert_runware_shaped(502, large.json())
+    [error] = large.json()["errors"]
+    assert error["code"] == "upstreamTooLarge"
+    assert "4096 bytes" in error["message"]
