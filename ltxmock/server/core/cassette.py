@@ -15,11 +15,15 @@
 the query string of every URL (presigned upload and download links, webhook
 tokens) becomes ``?[redacted]``. A task is matched at replay by its redacted
 parameters without ``taskUUID``, so the caller's task goes through the same
-redaction first (``match_key``).
+redaction first (``match_key``). The submit line's ``task`` keeps strings over
+2 KiB shortened, as the journal does; its ``match`` is the SHA-256 of the
+whole redacted parameters, so long prompts that differ late still match apart
+(a cassette written before ``match`` is matched by its ``task``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -37,6 +41,7 @@ MAX_OPEN_TASKS = 10_000  # tasks whose file is remembered by the writer (oldest 
 MAX_CASSETTE_BYTES = 16 * 1024 * 1024  # a larger file is skipped at load (not a recording)
 _URL_QUERY = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^?#\s]*)\?[^#\s]*")
 _NAME = re.compile(r"^[0-9a-fA-F-]{36}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 def redact_value(value: Any) -> Any:
@@ -55,9 +60,13 @@ def _drop_queries(value: Any) -> Any:
 
 
 def match_key(task: Mapping[str, Any]) -> str:
-    """What a recorded and a live task must share: the redacted parameters, taskUUID aside."""
+    """What a recorded and a live task must share: the SHA-256 of their redacted
+    parameters, taskUUID aside, every string whole."""
     params = {k: v for k, v in task.items() if k != "taskUUID"}
-    return json.dumps(redact_value(params), sort_keys=True, separators=(",", ":"))
+    text = json.dumps(
+        _drop_queries(redact(params, shorten=False)), sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def cassette_path(directory: Path, task_uuid: str) -> Path | None:
@@ -88,6 +97,7 @@ class CassetteWriter:
             "t": 0,
             "transport": transport,
             "task": redact_value(dict(task)),
+            "match": match_key(task),
         }
         with self._lock:
             self._started[uuid.lower()] = at
@@ -125,6 +135,7 @@ class Cassette:
     task_uuid: str
     task: dict[str, Any]
     source: Path
+    match: str  # ``match_key`` of the recorded task
     ack: dict[str, Any] | None = None
     refused: dict[str, Any] | None = None  # {"status", "errors"}
     polls: list[dict[str, Any]] = field(default_factory=list)  # {"t", "status", "data", "errors"}
@@ -145,7 +156,10 @@ def read_cassette(path: Path) -> Cassette | None:
     task = events[0].get("task")
     if not isinstance(task, dict) or not isinstance(task.get("taskUUID"), str):
         return None
-    found = Cassette(task_uuid=task["taskUUID"], task=task, source=path)
+    match = events[0].get("match")
+    if not (isinstance(match, str) and _DIGEST.match(match)):
+        match = match_key(task)  # written before ``match``: its task, as it was kept
+    found = Cassette(task_uuid=task["taskUUID"], task=task, source=path, match=match)
     for event in events[1:]:
         kind = event.get("event")
         if kind == "ack" and isinstance(event.get("item"), dict):

@@ -277,14 +277,15 @@ def _hide_credential(value: str) -> str:
     return f"{scheme} {REDACTED}" if space and scheme.lower() in SCHEMES else REDACTED
 
 
-def redact(value: Any) -> Any:
-    """A copy safe to keep: ``apiKey`` values hidden, huge strings shortened.
+def redact(value: Any, *, shorten: bool = True) -> Any:
+    """A copy safe to keep: ``apiKey`` values hidden, huge strings shortened (unless
+    ``shorten`` is False).
 
     A key is a member named apiKey (in any case) at any depth; its value is
     hidden unless null. Strings (and member names) are raw text that may hold
     one too: see ``redact_text``.
     """
-    return Redaction().value(value)
+    return Redaction(shorten=shorten).value(value)
 
 
 class Redaction:
@@ -298,10 +299,13 @@ class Redaction:
     "parameter apiKey: the ...", which is not a key.
     """
 
-    def __init__(self, known: Collection[str] = (), *, texts: bool = True) -> None:
+    def __init__(
+        self, known: Collection[str] = (), *, texts: bool = True, shorten: bool = True
+    ) -> None:
         self.found: set[str] = set()
         self.known = known
         self.texts = texts
+        self.shorten = shorten  # strings over MAX_STRING keep their start only
         self._budget = TOKENIZED_LIMIT
 
     def echoed(self, text: str) -> bool:
@@ -340,7 +344,7 @@ class Redaction:
         # Shortened first: the tokenizer then reads a bounded text, and a value cut
         # off by the shortening reads as unterminated (hidden to the end).
         suffix = ""
-        if len(text) > MAX_STRING:
+        if self.shorten and len(text) > MAX_STRING:
             text, suffix = text[:SHORTENED], f"...[{len(text)} characters]"
         if self.texts:
             readable = _keyed_text(text)

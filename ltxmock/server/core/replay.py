@@ -62,7 +62,7 @@ class Replay:
         self._validator = validator
         self.cassettes = load_cassettes(directory)
         # The newest recording of the same parameters wins.
-        self._by_params = {match_key(c.task): c for c in self.cassettes}
+        self._by_params = {c.match: c for c in self.cassettes}
         self._media = {p.name: p for c in self.cassettes for p in c.media.values()}
         self._playing: OrderedDict[str, _Playing] = OrderedDict()
         self._lock = threading.Lock()

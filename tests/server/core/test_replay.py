@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,44 @@ def test_a_recorded_task_replays_with_its_timing_and_the_callers_uuid(
         video,
         "success",
     )
+
+
+def test_long_prompts_that_differ_late_replay_their_own_recordings(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # Cassettes keep a shortened copy of strings over 2 KiB (the journal's rule);
+    # matching must still read the whole prompt (the API allows 10,000 characters).
+    preamble = "A slow dolly shot over a misty valley at dawn, " * 60  # 2,820 characters
+    videos = {}
+    for ending in ("red car", "tan car"):
+        task = video_task(positivePrompt=f"{preamble}then a {ending}")
+        videos[ending] = record(tmp_path, task)
+    client = replaying(tmp_path, clock, replay_strict=True)
+    for ending, video in videos.items():
+        mine = video_task(positivePrompt=f"{preamble}then a {ending}")
+        assert client.post([mine]).status == 200
+        clock.advance(5)
+        (item,) = client.poll(mine["taskUUID"]).data
+        assert (item["status"], item["videoUUID"]) == ("success", video)
+    unknown = video_task(positivePrompt=f"{preamble}then a van car")
+    assert client.post([unknown]).status == 400  # strict: no cassette has that prompt
+
+
+def test_a_cassette_written_before_match_digests_still_replays(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    recorded = video_task()
+    video = record(tmp_path, recorded)
+    path = tmp_path / f"{recorded['taskUUID']}.jsonl"
+    first, *rest = path.read_text(encoding="utf-8").splitlines()
+    submit = json.loads(first)
+    del submit["match"]  # as ltxmock wrote it before
+    path.write_text("\n".join([json.dumps(submit), *rest]) + "\n", encoding="utf-8")
+    client = replaying(tmp_path, clock, replay_strict=True)
+    mine = {**recorded, "taskUUID": new_uuid()}
+    assert client.post([mine]).status == 200
+    clock.advance(5)
+    assert client.poll(mine["taskUUID"]).data[0]["videoUUID"] == video
 
 
 def test_recorded_media_is_served_from_the_cassette(tmp_path: Path, clock: FakeClock) -> None:
