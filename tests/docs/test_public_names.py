@@ -33,6 +33,9 @@ MODULES_WITH_ALL = (
     "ltxmock.network_guard",
     "ltxmock.transports",
     "ltxmock.strategies",
+    "ltxmock.lint",
+    "ltxmock.validators",
+    "ltxmock.media",
 )
 MODULES_WITHOUT_ALL = ("ltxmock.testing", "ltxmock.matchers")
 FENCE = re.compile(r"^ *```[^\n]*\n(.*?)^ *```", re.M | re.S)
