@@ -46,8 +46,12 @@ def test_rest_and_the_websocket_go_through_the_asgi_app_and_its_rest_lane(
         await call(self, scope, receive, send)
 
     def taking(self: RestLane, url: bytes, *args: Any) -> bool:
+        # Only what the lane took is recorded: a request the lane does not want is
+        # offered to it only if it came whole in one read (urllib3 may send its
+        # headers and body apart), so whether it was offered is up to timing.
         taken = take(self, url, *args)
-        seen.append(("lane" if taken else "not the lane", url.decode()))
+        if taken:
+            seen.append(("lane", url.decode()))
         return taken
 
     monkeypatch.setattr(AsgiMock, "__call__", recording)
@@ -77,7 +81,6 @@ def test_rest_and_the_websocket_go_through_the_asgi_app_and_its_rest_lane(
         mock.assert_no_unexpected_errors()
     assert seen == [
         ("lane", "/v1"),
-        ("not the lane", "/v1"),
         ("http", "/v1"),
         ("websocket", "/v1"),
         ("http", "/__ltxmock/health"),
