@@ -80,9 +80,19 @@ def test_an_oversized_body_gets_a_readable_413(server: LiveServer) -> None:
 
 
 def test_the_live_server_never_answered_5xx_by_itself(server: LiveServer) -> None:
+    # The tests above use this server only when pytest-xdist runs them in this
+    # worker too: so this test makes its own exchanges first, good, bad and faulted.
+    task = video_task()
+    assert server.post([task]).status_code == 200
+    assert server.post([get_response(task["taskUUID"])]).status_code == 200
+    assert server.post([video_task(duration=7)]).status_code == 400
+    assert (
+        server.post([{"taskType": "ping"}], headers={"X-Ltxmock-Fault": "500"}).status_code == 500
+    )
     entries = server.admin("GET", "/requests").json()["requests"]
-    assert entries  # the tests above went through the journal
+    assert len(entries) >= 4
     assert [e for e in entries if e["status"] >= 500 and e["fault"] is None] == []
+    assert [e["fault"] for e in entries if e["status"] >= 500] != []  # the injected one
     assert "Traceback" not in server.log
 
 
