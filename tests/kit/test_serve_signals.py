@@ -3,23 +3,11 @@ and no false "Worker was sent SIGKILL! Perhaps out of memory?"."""
 
 from __future__ import annotations
 
-import queue
 import signal
 import time
 
 import pytest
 from support.server import LiveServer, video_task
-
-
-def _later_stdout(live: LiveServer) -> list[str]:
-    lines = []
-    while True:
-        try:
-            line = live._lines.get_nowait()
-        except queue.Empty:
-            return lines
-        if line is not None:
-            lines.append(line)
 
 
 @pytest.mark.slow
@@ -32,7 +20,7 @@ def test_two_workers_stop_with_one_goodbye_and_no_false_error(sig: int, group: b
     live = LiveServer("--workers", "2", latency=0).start()
     assert live.post([{"taskType": "ping"}]).status_code == 200
     assert live.stop(sig, group=group) == 0
-    assert _later_stdout(live) == ["ltxmock: stopped.\n"]
+    assert live.later_stdout() == ["ltxmock: stopped.\n"]
     assert "SIGKILL" not in live.log
     assert "Error" not in live.log
     assert "Traceback" not in live.log

@@ -385,6 +385,18 @@ class LiveServer:
         self.ready_after = time.monotonic() - started
         return self
 
+    def later_stdout(self) -> list[str]:
+        """The lines ``serve`` printed after its banner and not yet read (call after
+        ``stop``: then every one of them)."""
+        lines = []
+        while True:
+            try:
+                line = self._lines.get_nowait()
+            except queue.Empty:
+                return lines
+            if line is not None:
+                lines.append(line)
+
     def _pump(self, stream: Any, is_stdout: bool) -> None:
         for line in stream:
             (self._lines.put if is_stdout else self.stderr.append)(line)
