@@ -189,6 +189,18 @@ def _hide_query(text: str, query: str) -> str:
     return text.replace(query, "…") if query else text
 
 
+def _lease_owner() -> str:
+    """This process as a lease's owner: ``host:pid:nonce`` (``_owner_pid`` reads it back)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_pid(owner: str, host: str) -> int | None:
+    """The PID of a ``_lease_owner`` of ``host``; None for another host's (or a malformed one)."""
+    owner_host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    return int(pid) if owner_host == host and pid.isdigit() else None
+
+
 def _alive(pid: int) -> bool:
     """Whether a process of this PID exists (another user's counts too)."""
     try:
@@ -207,7 +219,7 @@ class Deliveries:
         self.config = config
         self._store = store
         self._renders = renders
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = _lease_owner()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -256,9 +268,8 @@ class Deliveries:
         host = socket.gethostname()
         released = 0
         for delivery_id, owner in self._store.deliveries.leases(wall=time.time()):
-            owner_host, _, rest = owner.partition(":")
-            pid = rest.partition(":")[0]
-            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+            pid = _owner_pid(owner, host)
+            if pid is not None and not _alive(pid):
                 self._store.deliveries.release(delivery_id, owner)
                 released += 1
         return released
