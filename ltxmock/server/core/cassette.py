@@ -44,9 +44,10 @@ _NAME = re.compile(r"^[0-9a-fA-F-]{36}$")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
-def redact_value(value: Any) -> Any:
-    """A copy safe to write: API keys hidden, URL query strings dropped."""
-    return _drop_queries(redact(value))
+def redact_value(value: Any, *, shorten: bool = True) -> Any:
+    """A copy safe to write: API keys hidden, URL query strings dropped (and strings
+    over 2 KiB shortened, unless ``shorten`` is False)."""
+    return _drop_queries(redact(value, shorten=shorten))
 
 
 def _drop_queries(value: Any) -> Any:
@@ -63,9 +64,7 @@ def match_key(task: Mapping[str, Any]) -> str:
     """What a recorded and a live task must share: the SHA-256 of their redacted
     parameters, taskUUID aside, every string whole."""
     params = {k: v for k, v in task.items() if k != "taskUUID"}
-    text = json.dumps(
-        _drop_queries(redact(params, shorten=False)), sort_keys=True, separators=(",", ":")
-    )
+    text = json.dumps(redact_value(params, shorten=False), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
