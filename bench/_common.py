@@ -97,17 +97,23 @@ def free_port() -> int:
 
 
 def post(url: str, body: Any, *, timeout: float = 5.0) -> tuple[int, Any]:
+    status, reply = post_bytes(url, json.dumps(body).encode(), timeout=timeout)
+    return status, json.loads(reply or b"null")
+
+
+def post_bytes(url: str, data: bytes, *, timeout: float = 5.0) -> tuple[int, bytes]:
+    """POST a JSON body as the bench's client: the status and the raw reply, error or not."""
     request = urllib.request.Request(
         url,
-        data=json.dumps(body).encode(),
+        data=data,
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"},
         method="POST",
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
+            return response.status, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+        return error.code, error.read()
 
 
 def wait_http(url: str, *, method: str = "GET", body: Any = None, limit: float = 30.0) -> float:

@@ -17,8 +17,6 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +29,7 @@ from _common import (
     free_port,
     log,
     ltxmock_command,
+    post_bytes,
     report,
     running,
     wait_http,
@@ -46,17 +45,8 @@ def huge_body(tasks: int) -> bytes:
 
 def timed_post(url: str, body: bytes) -> tuple[float, int, int]:
     """Seconds to the whole reply, its status and its size in bytes."""
-    request = urllib.request.Request(
-        url,
-        data=body,
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"},
-    )
     start = time.perf_counter()
-    try:
-        with urllib.request.urlopen(request, timeout=120) as answer:
-            status, reply = answer.status, answer.read()
-    except urllib.error.HTTPError as refused:
-        status, reply = refused.code, refused.read()
+    status, reply = post_bytes(url, body, timeout=120)
     return time.perf_counter() - start, status, len(reply)
 
 
