@@ -1,22 +1,30 @@
-"""The change marker: a file whose mtime moves whenever fault rules change or a reset runs.
+"""The change marker: a counter, shared by every process of a data dir, that moves
+whenever fault rules, scripts or balances change or a reset runs.
 
 Whether fault rules exist is asked on every request and changes rarely, and a
 live task never changes except that a reset removes it: so both are cached per
-process, against the mtime (set to ``time_ns`` by every committed change) of
-``<database>.faults``. A process that sees the mtime move drops its caches.
-In memory (one process) there is no file: ``version()`` is None and the
-caches ask SQLite, or are emptied by the reset itself.
+process, against the counter. A process that sees it move drops its caches.
+
+The counter is 8 bytes of ``<database>.faults``, mapped into memory: reading it
+is a memory read, where the file's mtime (what earlier versions used) cost a
+``stat`` system call per look (``bench/README.md`` has the figures). In memory
+(one process) there is no file: ``version()`` is None and the caches ask
+SQLite, or are emptied by the reset itself.
 """
 
 from __future__ import annotations
 
+import fcntl
+import mmap
 import os
-import time
+import struct
 from pathlib import Path
+
+COUNTER = struct.Struct("<Q")
 
 
 class ChangeMarker:
-    """``<database>.faults``: ``version()`` reads its mtime, ``bump()`` moves it.
+    """``<database>.faults``: ``version()`` reads the counter, ``bump()`` moves it.
 
     A change made inside a transaction is noted (``note_change``) and only
     published once a transaction commits (``publish``): a rolled-back change
@@ -24,30 +32,36 @@ class ChangeMarker:
     """
 
     def __init__(self, database: Path | None) -> None:
-        self._path = str(database) + ".faults" if database is not None else None
         self._pending = False  # a transaction changed what the marker guards
-        if self._path is not None:
-            self._create()
+        self._fd = -1
+        self._map: mmap.mmap | None = None
+        if database is not None:
+            self._open(str(database) + ".faults")
 
-    def _create(self) -> None:
-        # Made now, so that the stat on every request finds it: a missing
-        # file would cost an exception each time. Its mtime is left alone.
-        assert self._path is not None
+    def _open(self, path: str) -> None:
         try:
-            os.close(os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError:
-            self._path = None  # unwritable: ask SQLite every time
+            return  # unwritable: ask SQLite every time
+        try:
+            if os.fstat(fd).st_size < COUNTER.size:  # new, or an earlier version's empty file
+                os.ftruncate(fd, COUNTER.size)  # zeros; growing to 8 again changes nothing
+            self._map = mmap.mmap(fd, COUNTER.size)  # shared with every process mapping it
+        except (OSError, ValueError):
+            os.close(fd)
+            return
+        self._fd = fd
 
     def version(self) -> int | None:
-        """The marker's mtime in ns; None when there is no usable marker (ask SQLite)."""
-        if self._path is None:
+        """The counter; None when there is no usable marker (ask SQLite)."""
+        counter = self._map
+        if counter is None:
             return None  # in memory: one process, the query is cheap
         try:
-            return os.stat(self._path).st_mtime_ns
-        except FileNotFoundError:
-            return 0
-        except OSError:
+            value: int = COUNTER.unpack_from(counter)[0]
+        except ValueError:  # closed meanwhile (the store is closing)
             return None
+        return value
 
     def note_change(self) -> None:
         """Called inside the transaction that makes a change; published once it commits."""
@@ -64,12 +78,23 @@ class ChangeMarker:
             self.bump()
 
     def bump(self) -> None:
-        """Move the marker now."""
-        if self._path is None:
+        """Move the marker now (after the change is committed, so a process that sees
+        the new value and then asks SQLite sees the change)."""
+        counter = self._map
+        if counter is None:
             return
-        stamp = time.time_ns()
+        # The record lock makes the increment one step across processes: two
+        # changes move the counter twice.
+        fcntl.lockf(self._fd, fcntl.LOCK_EX)
         try:
-            Path(self._path).touch()
-            os.utime(self._path, ns=(stamp, stamp))  # exact: not the coarse clock
-        except OSError:
-            self._path = None  # unwritable: fall back to asking SQLite every time
+            COUNTER.pack_into(counter, 0, COUNTER.unpack_from(counter)[0] + 1)
+        finally:
+            fcntl.lockf(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Unmap the counter; from then on ``version()`` is None (ask SQLite)."""
+        counter, self._map = self._map, None
+        if counter is not None:
+            counter.close()
+            os.close(self._fd)
+            self._fd = -1

@@ -122,6 +122,7 @@ class SqliteStore:
         """Refuse new work, let running statements finish (up to ``wait`` s), close."""
         self.engine.close(wait=wait)
         self._reservations.close()
+        self._marker.close()
 
 
 def _conforms(store: SqliteStore) -> ports.Store:
