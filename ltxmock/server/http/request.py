@@ -31,6 +31,7 @@ from ltxmock.server.core.request import ApiRequest
 REST_PATHS = ("/v1", "/v1/")
 JSON_TYPE = "application/json"
 FAULT_HEADER_KEY = FAULT_HEADER.lower()
+_CGI_HEADERS = frozenset(("content-type", "content-length"))
 
 
 def parse_request(
@@ -42,7 +43,11 @@ def parse_request(
     ``limit + 1`` bytes (enough to tell that it is too large); empty when the
     declared length alone is over the limit. ``base_url``: ``host_url(...)``.
     """
-    pairs = tuple(headers.items())
+    # WSGI (CGI) cannot tell an empty Content-Type or Content-Length from none, so
+    # the journal of every server keeps neither.
+    pairs = tuple(
+        (name, value) for name, value in headers.items() if value or name not in _CGI_HEADERS
+    )
     try:
         declared = headers.get("content-length", "")
         if (declared.isdigit() and int(declared) > limit) or len(body) > limit:
