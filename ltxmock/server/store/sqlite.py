@@ -30,6 +30,7 @@ from .reservations import Reservations
 from .schema import DATA_TABLES, read_secret
 from .scripts import ScriptTable
 from .shards import create_data_dir
+from .stored_uuids import StoredUuids
 from .tasks import TaskTable
 
 
@@ -52,7 +53,8 @@ class SqliteStore:
             create_data_dir(path)
         self._marker = ChangeMarker(path)
         self.engine = Engine(path, marker=self._marker, busy_timeout=busy_timeout)
-        self._tasks = TaskTable(self.engine, self._marker)
+        self._stored_uuids = StoredUuids(path, self._every_task_uuid)
+        self._tasks = TaskTable(self.engine, self._marker, self._stored_uuids)
         self.tasks = self._tasks
         self.faults = FaultTable(self.engine, self._marker)
         self.journal = JournalTable(self.engine)
@@ -123,6 +125,10 @@ class SqliteStore:
         self.engine.close(wait=wait)
         self._reservations.close()
         self._marker.close()
+        self._stored_uuids.close()
+
+    def _every_task_uuid(self) -> list[str]:
+        return [row[0] for row in self.engine.rows_of_all("SELECT task_uuid FROM tasks")]
 
 
 def _conforms(store: SqliteStore) -> ports.Store:

@@ -14,6 +14,7 @@ from ltxmock.server.core.records import TaskRecord
 
 from .engine import Engine
 from .marker import ChangeMarker
+from .stored_uuids import StoredUuids
 
 TASK_CACHE_SIZE = 4096  # live tasks a process keeps for polls (about 1 KiB each)
 
@@ -27,9 +28,10 @@ class TaskTable:
     marker moves (a reset in any process), and only ever holds committed rows.
     """
 
-    def __init__(self, engine: Engine, marker: ChangeMarker) -> None:
+    def __init__(self, engine: Engine, marker: ChangeMarker, stored: StoredUuids) -> None:
         self._engine = engine
         self._marker = marker
+        self._stored = stored
         self._cache: dict[str, TaskRecord] = {}
         self._cache_version: int | None = None
 
@@ -85,8 +87,8 @@ class TaskTable:
         from the first (this process's own first).
         """
         found: dict[str, TaskRecord] = {}
-        if not task_uuids:
-            return found
+        if not task_uuids or not self._stored.may_include(task_uuids):
+            return found  # new UUIDs, as nearly every submit's: no shard is asked
         marks = ",".join("?" * len(task_uuids))
         sql = f"SELECT * FROM tasks WHERE task_uuid IN ({marks}) AND expires_at > ?"
         args = (*task_uuids, now)
@@ -110,7 +112,9 @@ class TaskTable:
         return [task_of_row(row) for row in rows]
 
     def put(self, record: TaskRecord) -> None:
-        """Store a task (inside the caller's transaction), replacing an expired namesake."""
+        """Store a task (inside the caller's transaction, holding its UUID's
+        reservation), replacing an expired namesake."""
+        self._stored.add(record.task_uuid)  # before the commit: see stored_uuids.py
         with self._engine.write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
