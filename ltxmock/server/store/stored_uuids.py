@@ -43,7 +43,7 @@ MAGIC = b"ltxmock-uuidmap/1\n"
 def slots(task_uuid: str) -> tuple[int, int]:
     """The two slots (file offsets) of a UUID, compared case-insensitively.
 
-    Two halves of one keyed-free BLAKE2 digest: CRC-32 with a second start value
+    Two halves of one BLAKE2 digest: CRC-32 with a second start value
     is the first CRC XOR a constant for UUIDs (all of one length), one slot twice.
     """
     digest = hashlib.blake2b(task_uuid.lower().encode("utf-8"), digest_size=8).digest()

@@ -48,7 +48,7 @@ def test_new_uuids_are_nearly_always_reported_absent(tmp_path: Path) -> None:
     for _ in range(10_000):
         stored.add(str(uuid.uuid4()))
     fresh = [str(uuid.uuid4()) for _ in range(10_000)]
-    assert sum(stored.may_include([u]) for u in fresh) < 20  # about 0.0002 expected
+    assert sum(stored.may_include([u]) for u in fresh) < 5  # about 0.06 expected
     stored.close()
 
 
