@@ -14,11 +14,10 @@ SQLite, or are emptied by the reset itself.
 
 from __future__ import annotations
 
-import fcntl
-import mmap
-import os
 import struct
 from pathlib import Path
+
+from .mapped_file import MappedFile
 
 COUNTER = struct.Struct("<Q")
 
@@ -33,32 +32,18 @@ class ChangeMarker:
 
     def __init__(self, database: Path | None) -> None:
         self._pending = False  # a transaction changed what the marker guards
-        self._fd = -1
-        self._map: mmap.mmap | None = None
+        # None in memory, or in an unwritable data dir: the caches ask SQLite every time.
+        self._file: MappedFile | None = None
         if database is not None:
-            self._open(str(database) + ".faults")
-
-    def _open(self, path: str) -> None:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError:
-            return  # unwritable: ask SQLite every time
-        try:
-            if os.fstat(fd).st_size < COUNTER.size:  # new, or an earlier version's empty file
-                os.ftruncate(fd, COUNTER.size)  # zeros; growing to 8 again changes nothing
-            self._map = mmap.mmap(fd, COUNTER.size)  # shared with every process mapping it
-        except (OSError, ValueError):
-            os.close(fd)
-            return
-        self._fd = fd
+            self._file = MappedFile.open(str(database) + ".faults", COUNTER.size)
 
     def version(self) -> int | None:
         """The counter; None when there is no usable marker (ask SQLite)."""
-        counter = self._map
-        if counter is None:
+        file = self._file
+        if file is None:
             return None  # in memory: one process, the query is cheap
         try:
-            value: int = COUNTER.unpack_from(counter)[0]
+            value: int = COUNTER.unpack_from(file.map)[0]
         except ValueError:  # closed meanwhile (the store is closing)
             return None
         return value
@@ -80,21 +65,16 @@ class ChangeMarker:
     def bump(self) -> None:
         """Move the marker now (after the change is committed, so a process that sees
         the new value and then asks SQLite sees the change)."""
-        counter = self._map
-        if counter is None:
+        file = self._file
+        if file is None:
             return
-        # The record lock makes the increment one step across processes: two
-        # changes move the counter twice.
-        fcntl.lockf(self._fd, fcntl.LOCK_EX)
-        try:
-            COUNTER.pack_into(counter, 0, COUNTER.unpack_from(counter)[0] + 1)
-        finally:
-            fcntl.lockf(self._fd, fcntl.LOCK_UN)
+        # The lock makes the increment one step across processes: two changes
+        # move the counter twice.
+        with file.locked():
+            COUNTER.pack_into(file.map, 0, COUNTER.unpack_from(file.map)[0] + 1)
 
     def close(self) -> None:
         """Unmap the counter; from then on ``version()`` is None (ask SQLite)."""
-        counter, self._map = self._map, None
-        if counter is not None:
-            counter.close()
-            os.close(self._fd)
-            self._fd = -1
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()

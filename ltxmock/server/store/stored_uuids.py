@@ -28,12 +28,11 @@ every shard first (under a lock, by the first process to open it); the header's
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import mmap
-import os
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
+
+from .mapped_file import MappedFile
 
 SIZE = 8 << 20  # slots: a power of two
 HEADER = 4096  # the first page: MAGIC once the filter is complete
@@ -57,44 +56,17 @@ class StoredUuids:
 
     def __init__(self, database: Path | None, stored: Callable[[], Iterable[str]]) -> None:
         """``stored``: every UUID in every shard, read if the filter must be filled."""
-        self._map: mmap.mmap | None = None
-        self._fd = -1
+        # None in memory, or in an unwritable data dir: every UUID is looked up.
+        self._file: MappedFile | None = None
         if database is not None:
-            self._open(database.with_name(database.name + ".uuidmap"), stored)
-
-    def _open(self, path: Path, stored: Callable[[], Iterable[str]]) -> None:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError:
-            return  # unwritable: every submit looks its UUIDs up
-        try:
-            if os.fstat(fd).st_size < HEADER + SIZE:
-                os.ftruncate(fd, HEADER + SIZE)  # a sparse file: untouched slots take no disk
-            mapped = mmap.mmap(fd, HEADER + SIZE)
-        except (OSError, ValueError):
-            os.close(fd)
-            return
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_EX, 1, 0)  # the first opener fills it; the others wait
-            try:
-                if mapped[: len(MAGIC)] != MAGIC:
-                    for task_uuid in stored():
-                        for slot in slots(task_uuid):
-                            mapped[slot] = 1
-                    mapped[: len(MAGIC)] = MAGIC
-            finally:
-                fcntl.lockf(fd, fcntl.LOCK_UN, 1, 0)
-        except BaseException:
-            mapped.close()
-            os.close(fd)
-            raise
-        self._map, self._fd = mapped, fd
+            self._file = _open(database.with_name(database.name + ".uuidmap"), stored)
 
     def may_include(self, task_uuids: Collection[str]) -> bool:
         """Whether any of these UUIDs may be stored (True: look them up)."""
-        mapped = self._map
-        if mapped is None:
-            return True  # in memory, or no usable file
+        file = self._file
+        if file is None:
+            return True
+        mapped = file.map
         try:
             for task_uuid in task_uuids:
                 first, second = slots(task_uuid)
@@ -106,16 +78,32 @@ class StoredUuids:
 
     def add(self, task_uuid: str) -> None:
         """Mark a UUID about to be written (hold its reservation, before the commit)."""
-        mapped = self._map
-        if mapped is None:
+        file = self._file
+        if file is None:
             return
         first, second = slots(task_uuid)
-        mapped[first] = 1
-        mapped[second] = 1
+        file.map[first] = 1
+        file.map[second] = 1
 
     def close(self) -> None:
-        mapped, self._map = self._map, None
-        if mapped is not None:
-            mapped.close()
-            os.close(self._fd)
-            self._fd = -1
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()
+
+
+def _open(path: Path, stored: Callable[[], Iterable[str]]) -> MappedFile | None:
+    """The filter of a data dir, filled from every shard if it is new."""
+    file = MappedFile.open(str(path), HEADER + SIZE)  # sparse: untouched slots take no disk
+    if file is None:
+        return None
+    try:
+        with file.locked():  # the first opener fills it; the others wait
+            if file.map[: len(MAGIC)] != MAGIC:
+                for task_uuid in stored():
+                    for slot in slots(task_uuid):
+                        file.map[slot] = 1
+                file.map[: len(MAGIC)] = MAGIC
+    except BaseException:
+        file.close()
+        raise
+    return file
