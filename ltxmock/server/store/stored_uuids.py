@@ -18,8 +18,8 @@ Correct only together with the reservations (``reservations.py``): a process
 sets a UUID's slots while it holds the UUID, before its commit, and another
 process reads them only once it holds the UUID in turn. Slots are never
 cleared (a reset or a purge leaves them set): a stale slot costs a look-up,
-never a wrong answer. At ``SIZE`` slots, 200,000 stored tasks make about 0.2% of
-new UUIDs look up anyway, a million about 5%.
+never a wrong answer. A new UUID is looked up anyway with the chance
+(1 - e^(-2n/SIZE))^2 after n stores: about 0.2% at 200,000, 5% at a million.
 
 A data dir that has tasks from before the filter existed gets it filled from
 every shard first (under a lock, by the first process to open it); the header's
