@@ -7,11 +7,12 @@ import multiprocessing
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.server import START, video_task
-from support.store import DB, record_of, submit
+from support.store import DB, open_on, record_of, submit
 
 from ltxmock.server.store import SqliteStore
 from ltxmock.server.store.stored_uuids import StoredUuids
@@ -55,9 +56,7 @@ def test_new_uuids_are_nearly_always_reported_absent(tmp_path: Path) -> None:
 def test_a_task_stored_by_another_store_is_found_by_a_resubmit(
     tmp_path: Path, stores: list[SqliteStore]
 ) -> None:
-    first = SqliteStore(tmp_path / DB)
-    second = SqliteStore(tmp_path / DB)
-    stores += [first, second]
+    first, second = open_on(stores, tmp_path / DB), open_on(stores, tmp_path / DB)
     record = record_of(video_task(), latency=2)
     submit(first, record)
     found = second.tasks.live([record.task_uuid.upper()], now=START)
@@ -81,10 +80,10 @@ def test_tasks_stored_before_the_filter_existed_are_found(
     assert upgraded.tasks.live(wanted, now=START) == {r.task_uuid.lower(): r for r in old}
 
 
-def _open_and_ask(database: str, task_uuids: list[str], answers: object) -> None:
+def _open_and_ask(database: str, task_uuids: list[str], answers: Any) -> None:
     store = SqliteStore(Path(database))
     found = store.tasks.live(task_uuids, now=START)
-    answers.put(sorted(found))  # type: ignore[attr-defined]
+    answers.put(sorted(found))
     store.close()
 
 
